@@ -1,0 +1,22 @@
+//! Coracle: an OCI container runtime library.
+//!
+//! [`Container`] takes an OCI bundle through create → start → kill → delete. The
+//! `coracle` binary (crate `coracle-cli`) is a thin runc-compatible command line
+//! over this API.
+
+pub mod container;
+pub mod hooks;
+pub mod namespaces;
+pub mod process;
+pub mod procfs;
+pub mod rootfs;
+pub mod security;
+pub mod signal;
+pub mod spec;
+pub mod state;
+pub mod sys;
+
+pub use container::{run, Container, CreateOptions, Error};
+
+/// The OCI runtime specification version this build implements.
+pub const OCI_VERSION: &str = "1.2.0";

@@ -1,0 +1,14 @@
+//! File-descriptor hygiene before execve.
+
+use nix::errno::Errno;
+
+/// Mark every fd from `first` upward close-on-exec (close_range CLOSE_RANGE_CLOEXEC).
+///
+/// Marking instead of closing keeps fds the init still needs (the sync socket, the
+/// exec fifo) usable until execve, and guarantees none of them reaches the program.
+pub fn cloexec_from(first: u32) -> nix::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: integer arguments only; the call changes fd flags, never memory.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    Errno::result(ret).map(drop)
+}
