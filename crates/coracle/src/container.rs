@@ -1,11 +1,21 @@
 //! The public lifecycle API: create, start, state, kill, delete, run.
-//! OWNER: lead. Stub with the agreed interface.
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use crate::hooks::HookError;
-use crate::spec::SpecError;
-use crate::state::{ContainerDir, State, StateError, Status, Store};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use crate::hooks::{self, HookError};
+use crate::namespaces::{NamespaceError, Plan};
+use crate::process::init::InitArgs;
+use crate::process::sync::{Expected, Msg, SyncError};
+use crate::process::{spawn, InitError};
+use crate::spec::{self, Bundle, SpecError};
+use crate::state::{self, ContainerDir, State, StateError, Status, Store};
+use crate::sys::pidfd::{pidfd_open, pidfd_send_signal};
+use crate::{members, support, warn};
 
 /// Any lifecycle failure.
 #[derive(Debug, thiserror::Error)]
@@ -19,20 +29,23 @@ pub enum Error {
     /// A hook failed.
     #[error(transparent)]
     Hook(#[from] HookError),
-    /// The container init reported a failure during setup.
-    #[error("container init: {0}")]
-    Init(String),
+    /// A namespace could not be opened or joined.
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    /// The container init failed during setup.
+    #[error(transparent)]
+    Init(#[from] InitError),
     /// A system call in the runtime failed.
-    #[error("{op}: {errno} ({errno:?})", errno = source.desc())]
+    #[error("{op}: {desc} ({source:?})", desc = source.desc())]
     Sys {
         /// What we were doing.
         op: String,
         /// The errno.
         #[source]
-        source: nix::errno::Errno,
+        source: Errno,
     },
     /// The operation is not allowed in the container's current status.
-    #[error("cannot {op} container {id} in status {status}")]
+    #[error("cannot {op} container {id}: container is {status}")]
     BadStatus {
         /// The operation.
         op: &'static str,
@@ -41,9 +54,14 @@ pub enum Error {
         /// Its status.
         status: Status,
     },
-    /// A flag or option we cannot honour.
+    /// A spec field or option we cannot honour (fail closed).
     #[error("{0}")]
     Unsupported(String),
+}
+
+fn sys_err(op: impl Into<String>) -> impl FnOnce(Errno) -> Error {
+    let op = op.into();
+    move |source| Error::Sys { op, source }
 }
 
 /// Options of `create` and `run`.
@@ -51,7 +69,7 @@ pub enum Error {
 pub struct CreateOptions {
     /// The bundle directory.
     pub bundle: PathBuf,
-    /// Where to write the init's pid.
+    /// Where to write the init's pid (absolute, or relative to the caller's cwd).
     pub pid_file: Option<PathBuf>,
     /// Unix socket to send the pty master to (process.terminal).
     pub console_socket: Option<PathBuf>,
@@ -68,7 +86,11 @@ pub struct CreateOptions {
 pub struct Container {
     dir: ContainerDir,
     state: State,
+    /// The init's pidfd when this process created it (it is our child then).
+    child: Option<OwnedFd>,
 }
+
+const EXEC_FIFO: &str = "exec.fifo";
 
 impl Container {
     /// The container id.
@@ -81,49 +103,293 @@ impl Container {
         &self.state
     }
 
-    /// The derived status.
+    /// The derived status: the init's pid and start time tell a live init from a
+    /// recycled pid; exec.fifo exists until `start` consumed it.
     pub fn status(&self) -> Status {
-        todo!()
+        if self.state.pid == 0 {
+            Status::Creating
+        } else if !state::is_alive(self.state.pid, self.state.pid_start_time) {
+            Status::Stopped
+        } else if self.dir.path().join(EXEC_FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
     }
 
     /// The state JSON as `runc state` prints it (OCI state plus rootfs, created, owner).
     pub fn state_json(&self) -> serde_json::Value {
-        todo!()
+        self.state.runc_state(self.status())
     }
 
     /// Load an existing container (locks it).
     pub fn load(store: &Store, id: &str) -> Result<Container, Error> {
-        let _ = (store, id);
-        todo!()
+        let dir = store.lock(id)?;
+        match dir.read_state()? {
+            Some(state) => Ok(Container { dir, state, child: None }),
+            // A creator died before writing state.json: only delete can use it.
+            None => Err(Error::Unsupported(format!("container {id} is still being created"))),
+        }
+    }
+
+    /// Remove a container whose creation never finished (no state.json).
+    pub fn remove_unfinished(store: &Store, id: &str) -> Result<bool, Error> {
+        let dir = store.lock(id)?;
+        if dir.read_state()?.is_some() {
+            return Ok(false);
+        }
+        dir.remove()?;
+        Ok(true)
     }
 
     /// Create a container: the init is set up and waits for `start`.
+    ///
+    /// Everything is validated before the state directory exists; on any failure after
+    /// that, the init is killed (its mounts die with its mount namespace) and the
+    /// directory removed.
     pub fn create(store: &Store, id: &str, opts: &CreateOptions) -> Result<Container, Error> {
-        let _ = (store, id, opts);
-        todo!()
+        state::validate_id(id)?;
+        let bundle = spec::load(&opts.bundle)?;
+        support::check(&bundle.spec, opts)?;
+        let plan = Plan::from_spec(&bundle.spec)?;
+        let dir = store.create(id)?;
+        let mut state = State {
+            id: id.to_string(),
+            pid: 0,
+            pid_start_time: 0,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: state::now_rfc3339(),
+            annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+            config: bundle.spec.clone(),
+        };
+        match spawn_init(&dir, &bundle, &plan, opts, &mut state) {
+            Ok(child) => Ok(Container { dir, state, child: Some(child) }),
+            Err(e) => {
+                if let Err(rm) = dir.remove() {
+                    warn::emit(&format!("remove state of {id}: {rm}"));
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Release the init to execve the user program; runs poststart hooks.
     pub fn start(&mut self) -> Result<(), Error> {
-        todo!()
+        let status = self.status();
+        if status != Status::Created {
+            return Err(Error::BadStatus { op: "start", id: self.id().into(), status });
+        }
+        let fifo_path = self.dir.path().join(EXEC_FIFO);
+        let fifo = nix::fcntl::open(&fifo_path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(sys_err("open exec.fifo"))?;
+        let pidfd = self.pidfd()?;
+        wait_fifo(&fifo, &pidfd)?;
+        std::fs::remove_file(&fifo_path).map_err(|e| sys_err("remove exec.fifo")(io_errno(&e)))?;
+        let json = self.oci_state_bytes(Status::Running);
+        if let Err(e) = hooks::run("poststart", hook_list(&self.state.config, HookKind::Poststart), &json) {
+            warn::emit(&e.to_string());
+        }
+        Ok(())
     }
 
     /// Send signal number `sig` to the init, or with `all` to every process of the container.
     pub fn kill(&self, sig: i32, all: bool) -> Result<(), Error> {
-        let _ = (sig, all);
-        todo!()
+        let status = self.status();
+        if !matches!(status, Status::Created | Status::Running | Status::Paused) {
+            return Err(Error::BadStatus { op: "kill", id: self.id().into(), status });
+        }
+        if all {
+            members::signal_all(&self.state, sig).map_err(sys_err("kill --all"))?;
+            return Ok(());
+        }
+        let pidfd = self.pidfd()?;
+        pidfd_send_signal(pidfd.as_fd(), sig).map_err(sys_err(format!("kill {} (pid {})", sig, self.state.pid)))
     }
 
     /// Delete: kill (with `force`, or a created container), remove state; runs poststop hooks.
     pub fn delete(self, force: bool) -> Result<(), Error> {
-        let _ = force;
-        todo!()
+        let status = self.status();
+        match status {
+            Status::Stopped | Status::Creating => {}
+            Status::Created => self.kill_and_wait()?,
+            Status::Running | Status::Paused if force => self.kill_and_wait()?,
+            Status::Running | Status::Paused => {
+                return Err(Error::BadStatus { op: "delete", id: self.id().into(), status });
+            }
+        }
+        let json = self.oci_state_bytes(Status::Stopped);
+        if let Err(e) = hooks::run("poststop", hook_list(&self.state.config, HookKind::Poststop), &json) {
+            warn::emit(&e.to_string());
+        }
+        self.dir.remove()?;
+        Ok(())
+    }
+
+    /// SIGKILL every process of the container and wait until the init is gone.
+    fn kill_and_wait(&self) -> Result<(), Error> {
+        let pidfd = match self.pidfd() {
+            Ok(fd) => fd,
+            Err(_) => return Ok(()), // already gone
+        };
+        members::signal_all(&self.state, libc::SIGKILL).map_err(sys_err("kill --all"))?;
+        let _ = pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+        members::wait_exit(&pidfd, self.child.is_some(), self.state.pid).map_err(sys_err("wait for init"))
+    }
+
+    /// A pidfd for the init, checked to be the same process (not a recycled pid).
+    fn pidfd(&self) -> Result<OwnedFd, Error> {
+        if let Some(fd) = &self.child {
+            return fd.try_clone().map_err(|e| sys_err("dup pidfd")(io_errno(&e)));
+        }
+        let pid = nix::unistd::Pid::from_raw(self.state.pid);
+        let fd = pidfd_open(pid).map_err(sys_err(format!("pidfd_open {pid}")))?;
+        // Checked after opening: from here on the fd pins this very process.
+        if !state::is_alive(self.state.pid, self.state.pid_start_time) {
+            return Err(Error::BadStatus { op: "signal", id: self.id().into(), status: Status::Stopped });
+        }
+        Ok(fd)
+    }
+
+    fn oci_state_bytes(&self, status: Status) -> Vec<u8> {
+        serde_json::to_vec(&self.state.oci_state(status)).unwrap_or_default()
+    }
+
+    /// Wait for the init (our child) to exit, forwarding signals; returns the exit code
+    /// (128+N when killed by signal N).
+    fn wait(&self) -> Result<i32, Error> {
+        let Some(pidfd) = &self.child else {
+            return Err(Error::Unsupported("wait: the container init is not our child".into()));
+        };
+        members::wait_forwarding(pidfd).map_err(sys_err("wait for container"))
     }
 }
 
 /// `run`: create + start, and unless `detach`, wait, delete and return the exit code
 /// (128+signal when killed). With `detach` returns 0 once started.
 pub fn run(store: &Store, id: &str, opts: &CreateOptions, detach: bool) -> Result<i32, Error> {
-    let _ = (store, id, opts, detach);
-    todo!()
+    let mut c = Container::create(store, id, opts)?;
+    if let Err(e) = c.start() {
+        let _ = c.delete(true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = c.wait();
+    c.delete(true)?;
+    code
+}
+
+fn spawn_init(
+    dir: &ContainerDir,
+    bundle: &Bundle,
+    plan: &Plan,
+    opts: &CreateOptions,
+    state: &mut State,
+) -> Result<OwnedFd, Error> {
+    let fifo_path = dir.path().join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).map_err(sys_err("mkfifo exec.fifo"))?;
+    let fifo = nix::fcntl::open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(sys_err("open exec.fifo"))?;
+    let (env, listen_fds) = support::environment(&bundle.spec);
+    let args = InitArgs {
+        spec: &bundle.spec,
+        bundle: &bundle.dir,
+        rootfs: &bundle.rootfs,
+        no_pivot: opts.no_pivot,
+        fifo: fifo.as_fd(),
+        extra_fds: listen_fds + opts.preserve_fds,
+        env: &env,
+        plan,
+    };
+    let oci_creating = |pid: nix::unistd::Pid| {
+        let mut s = state.clone();
+        s.pid = pid.as_raw();
+        serde_json::to_vec(&s.oci_state(Status::Creating)).unwrap_or_default()
+    };
+    let spawned = spawn::spawn(&args, oci_creating)?;
+    state.pid = spawned.pid.as_raw();
+    let result = (|| {
+        loop {
+            match spawned.chan.recv() {
+                Ok((Msg::RunHooks, _)) => {
+                    let json = serde_json::to_vec(&state.oci_state(Status::Creating)).unwrap_or_default();
+                    hooks::run("prestart", hook_list(&bundle.spec, HookKind::Prestart), &json)?;
+                    hooks::run("createRuntime", hook_list(&bundle.spec, HookKind::CreateRuntime), &json)?;
+                    spawned.chan.send(&Msg::Continue(Vec::new()), None).map_err(InitError::from)?;
+                }
+                Ok((Msg::Ready, _)) => break,
+                Ok((Msg::Error(e), _)) => return Err(InitError::Peer(Expected::Peer(e)).into()),
+                Ok((m, _)) => return Err(InitError::Peer(Expected::Unexpected(format!("{m:?}"))).into()),
+                Err(SyncError::Closed) => {
+                    return Err(Error::Unsupported("container init exited during setup".into()));
+                }
+                Err(e) => return Err(InitError::from(e).into()),
+            }
+        }
+        state.pid_start_time = state::process_start_time(state.pid)
+            .ok_or_else(|| Error::Unsupported("container init exited during setup".into()))?;
+        dir.write_state(state)?;
+        if let Some(p) = &opts.pid_file {
+            support::write_pid_file(p, state.pid).map_err(|e| sys_err(format!("write pid file {}", p.display()))(io_errno(&e)))?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(spawned.pidfd),
+        Err(e) => {
+            spawned.kill();
+            Err(e)
+        }
+    }
+}
+
+/// Block until the init has opened exec.fifo and written its byte, or has died.
+fn wait_fifo(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<(), Error> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN), PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(sys_err("poll exec.fifo")(e)),
+            Ok(_) => {}
+        }
+        if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+            let mut b = [0u8; 1];
+            return match nix::unistd::read(fifo, &mut b) {
+                Ok(1) if b[0] == b'0' => Ok(()),
+                Ok(_) => Err(Error::Unsupported("exec.fifo: unexpected content".into())),
+                Err(e) => Err(sys_err("read exec.fifo")(e)),
+            };
+        }
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+            return Err(Error::Unsupported("container init exited before start".into()));
+        }
+    }
+}
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Hook kinds run by the runtime (the init runs createContainer and startContainer).
+#[derive(Debug, Clone, Copy)]
+enum HookKind {
+    Prestart,
+    CreateRuntime,
+    Poststart,
+    Poststop,
+}
+
+fn hook_list(spec: &oci_spec::runtime::Spec, kind: HookKind) -> &[oci_spec::runtime::Hook] {
+    let Some(h) = spec.hooks() else { return &[] };
+    #[allow(deprecated)]
+    let list = match kind {
+        HookKind::Prestart => h.prestart(),
+        HookKind::CreateRuntime => h.create_runtime(),
+        HookKind::Poststart => h.poststart(),
+        HookKind::Poststop => h.poststop(),
+    };
+    list.as_deref().unwrap_or_default()
 }

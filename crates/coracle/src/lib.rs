@@ -6,6 +6,7 @@
 
 pub mod container;
 pub mod hooks;
+pub mod members;
 pub mod namespaces;
 pub mod process;
 pub mod procfs;
@@ -14,7 +15,9 @@ pub mod security;
 pub mod signal;
 pub mod spec;
 pub mod state;
+mod support;
 pub mod sys;
+pub mod warn;
 
 pub use container::{run, Container, CreateOptions, Error};
 

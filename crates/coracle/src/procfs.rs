@@ -56,3 +56,9 @@ pub fn write_sysctl(proc: &ProcFs, key: &str, value: &str) -> Result<(), ProcfsE
     let _ = (proc, key, value);
     todo!()
 }
+
+impl std::os::fd::AsFd for ProcFs {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.root.as_fd()
+    }
+}

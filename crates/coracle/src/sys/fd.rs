@@ -12,3 +12,10 @@ pub fn cloexec_from(first: u32) -> nix::Result<()> {
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     Errno::result(ret).map(drop)
 }
+
+/// Take ownership of an fd the kernel just installed for us (SCM_RIGHTS).
+pub fn owned_from_received(raw: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the kernel installed `raw` for this process in recvmsg; no other owner exists.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) }
+}

@@ -7,3 +7,4 @@ pub mod clone;
 pub mod fd;
 pub mod mount;
 pub mod pidfd;
+pub mod process;

@@ -1,0 +1,218 @@
+//! The container init: what the cloned process does between clone3 and execve.
+//!
+//! Each phase is a function; the order follows the kernel's rules: the user
+//! namespace maps before anything that needs privileges, mounts before pivot_root,
+//! hostname and sysctl once the container's /proc is in place, privileges dropped
+//! last, and exec.fifo only after everything that can fail has been done, so that
+//! `create` reports every setup failure.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, sethostname, setresgid, setresuid, setsid, Gid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::sync::{Channel, Msg};
+use super::InitError;
+use crate::namespaces::Plan;
+use crate::procfs::{write_sysctl, ProcFs};
+use crate::{hooks, rootfs, security, sys};
+
+/// Everything the init needs; it lives in the parent's memory, which the clone copied.
+#[derive(Debug)]
+pub struct InitArgs<'a> {
+    /// The validated spec.
+    pub spec: &'a Spec,
+    /// The bundle directory (the init's cwd while mounting, for relative bind sources).
+    pub bundle: &'a Path,
+    /// The rootfs, absolute.
+    pub rootfs: &'a Path,
+    /// chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// O_PATH fd of exec.fifo in the state directory.
+    pub fifo: BorrowedFd<'a>,
+    /// Fds from 3 up to 3+extra_fds reach the program (LISTEN_FDS + --preserve-fds).
+    pub extra_fds: u32,
+    /// The program's environment, final.
+    pub env: &'a [String],
+    /// Namespaces.
+    pub plan: &'a Plan,
+}
+
+/// Run the init; never returns. Failures go to the parent as `Msg::Error`.
+pub fn run(args: &InitArgs<'_>, chan: &Channel) -> ! {
+    let err = match setup(args, chan) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    // The parent may be gone already; there is nobody else to tell.
+    let _ = chan.send(&Msg::Error(err.to_string()), None);
+    sys::process::exit_now(1)
+}
+
+enum Never {}
+
+fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
+    // The parent's first Continue says the id maps are written and carries the
+    // state JSON for the hooks the init runs itself.
+    let (msg, _) = chan.expect(|m| matches!(m, Msg::Continue(_)))?;
+    let Msg::Continue(state_json) = msg else { unreachable!() };
+    become_root_in_userns(args.plan)?;
+    sys::process::set_pdeathsig(libc::SIGKILL).map_err(InitError::sys("prctl PR_SET_PDEATHSIG"))?;
+    setsid().map_err(InitError::sys("setsid"))?;
+
+    // The host's /proc, verified, opened before pivot: exec.fifo is reopened through
+    // it at the very end, whether or not the container mounts a /proc of its own.
+    let host_proc = ProcFs::open()?;
+    mount_phase(args, chan, &state_json)?;
+    kernel_phase(args.spec, args.plan)?;
+    rootfs::finalize(args.spec)?;
+    let program = privilege_phase(args)?;
+
+    sys::process::set_pdeathsig(0).map_err(InitError::sys("prctl PR_SET_PDEATHSIG"))?;
+    chan.send(&Msg::Ready, None)?;
+    let fifo = wait_for_start(&host_proc, args.fifo)?;
+    drop(host_proc);
+    hooks::run("startContainer", start_container_hooks(args.spec), &with_status(&state_json, "created"))?;
+    drop(fifo);
+    sys::fd::cloexec_from(3 + args.extra_fds).map_err(InitError::sys("close_range"))?;
+    exec(&program, args)
+}
+
+/// After the maps are written we can become uid/gid 0 of the new user namespace.
+fn become_root_in_userns(plan: &Plan) -> Result<(), InitError> {
+    if plan.is_new(LinuxNamespaceType::User) || plan.is_joined(LinuxNamespaceType::User) {
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).map_err(InitError::sys("setresgid 0"))?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).map_err(InitError::sys("setresuid 0"))?;
+    }
+    Ok(())
+}
+
+/// Mounts, hooks that see the container's mounts, and the switch of root.
+fn mount_phase(args: &InitArgs<'_>, chan: &Channel, state_json: &[u8]) -> Result<(), InitError> {
+    let spec = args.spec;
+    // Relative bind-mount sources are relative to the bundle, as in runc.
+    chdir(args.bundle).map_err(InitError::path("chdir", args.bundle))?;
+    let in_userns = args.plan.is_new(LinuxNamespaceType::User) || args.plan.is_joined(LinuxNamespaceType::User);
+    rootfs::prepare(spec, args.rootfs, in_userns)?;
+    if let Some(h) = spec.hooks() {
+        #[allow(deprecated)]
+        let runtime_hooks = h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty());
+        if runtime_hooks {
+            chan.send(&Msg::RunHooks, None)?;
+            chan.expect(|m| matches!(m, Msg::Continue(_)))?;
+        }
+        let create_container = h.create_container().as_deref().unwrap_or_default();
+        hooks::run("createContainer", create_container, state_json)?;
+    }
+    rootfs::pivot(args.rootfs, args.no_pivot)?;
+    Ok(())
+}
+
+/// Hostname, domainname and sysctls: written once the container's /proc is its own.
+fn kernel_phase(spec: &Spec, plan: &Plan) -> Result<(), InitError> {
+    if let Some(name) = spec.hostname() {
+        sethostname(name).map_err(InitError::sys("sethostname"))?;
+    }
+    if let Some(name) = spec.domainname() {
+        sys::process::set_domainname(name).map_err(InitError::sys("setdomainname"))?;
+    }
+    let sysctl = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
+    if let Some(sysctl) = sysctl.filter(|s| !s.is_empty()) {
+        let proc = ProcFs::open()?;
+        let mut keys: Vec<_> = sysctl.keys().collect();
+        keys.sort();
+        for key in keys {
+            write_sysctl(&proc, key, &sysctl[key])?;
+        }
+    }
+    let _ = plan;
+    Ok(())
+}
+
+/// rlimits, labels, the uid switch, cwd, capabilities, no_new_privs, umask; returns
+/// the resolved program path.
+fn privilege_phase(args: &InitArgs<'_>) -> Result<CString, InitError> {
+    let process = args.spec.process().as_ref().ok_or(InitError::Config("process: missing"))?;
+    security::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
+    security::apply_labels(process)?;
+    let caps = process.capabilities().as_ref();
+    // The bounding set needs CAP_SETPCAP, which the uid switch may take away.
+    security::drop_bounding_set(caps)?;
+    security::switch_user(process.user())?;
+    // After the switch, so that the cwd is checked with the process's own permissions.
+    chdir(process.cwd()).map_err(InitError::path("chdir to cwd", process.cwd()))?;
+    security::apply_capabilities(caps)?;
+    if process.no_new_privileges() == Some(true) {
+        security::set_no_new_privs()?;
+    }
+    nix::sys::stat::umask(Mode::from_bits_truncate(process.user().umask().unwrap_or(0o022)));
+    let argv0 = process.args().as_ref().and_then(|a| a.first()).ok_or(InitError::Config("process.args: empty"))?;
+    find_program(argv0, args.env)
+}
+
+/// Resolve args[0] against the container's PATH, as execvp would, so a missing
+/// program fails `create` rather than `start`.
+fn find_program(argv0: &str, env: &[String]) -> Result<CString, InitError> {
+    let candidates: Vec<PathBuf> = if argv0.contains('/') {
+        vec![PathBuf::from(argv0)]
+    } else {
+        let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("");
+        path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(argv0)).collect()
+    };
+    for c in &candidates {
+        if nix::unistd::access(c.as_path(), nix::unistd::AccessFlags::X_OK).is_ok() && !c.is_dir() {
+            return CString::new(c.as_os_str().as_encoded_bytes()).map_err(|_| InitError::Config("process.args[0]: NUL byte"));
+        }
+    }
+    Err(InitError::Exec(format!("exec {argv0:?}: executable file not found in $PATH or not executable")))
+}
+
+/// Block until `start` opens exec.fifo for reading, then tell it we are going.
+fn wait_for_start(host_proc: &ProcFs, fifo: BorrowedFd<'_>) -> Result<OwnedFd, InitError> {
+    let rel = format!("self/fd/{}", fifo.as_raw_fd());
+    let fd = openat(host_proc.as_fd(), rel.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(InitError::sys("open exec.fifo"))?;
+    nix::unistd::write(&fd, b"0").map_err(InitError::sys("write exec.fifo"))?;
+    Ok(fd)
+}
+
+fn exec(program: &CString, args: &InitArgs<'_>) -> Result<Never, InitError> {
+    let process = args.spec.process().as_ref().ok_or(InitError::Config("process: missing"))?;
+    let argv: Vec<CString> = process
+        .args()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| InitError::Config("process.args: NUL byte"))?;
+    let envp: Vec<CString> = args
+        .env
+        .iter()
+        .map(|e| CString::new(e.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| InitError::Config("process.env: NUL byte"))?;
+    let err: Errno = nix::unistd::execve(program, &argv, &envp).unwrap_err();
+    Err(InitError::Exec(format!("exec {:?}: {} ({err:?})", program, err.desc())))
+}
+
+fn start_container_hooks(spec: &Spec) -> &[oci_spec::runtime::Hook] {
+    spec.hooks().as_ref().and_then(|h| h.start_container().as_deref()).unwrap_or_default()
+}
+
+/// The state JSON with another status.
+pub fn with_status(state_json: &[u8], status: &str) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(state_json) {
+        Ok(mut v) => {
+            v["status"] = status.into();
+            serde_json::to_vec(&v).unwrap_or_default()
+        }
+        Err(_) => state_json.to_vec(),
+    }
+}

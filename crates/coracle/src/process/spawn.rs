@@ -1,0 +1,148 @@
+//! The parent side of starting an init: one clone3 in the common case, a bootstrap
+//! process only when namespaces must be joined or a time namespace needs offsets.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::init::{self, InitArgs};
+use super::sync::{channel_pair, Channel, Msg};
+use super::InitError;
+use crate::namespaces::{self, clone_flag};
+use crate::procfs::ProcFs;
+use crate::sys::clone::{clone3, CloneArgs, CloneResult};
+use crate::sys::{self, pidfd::pidfd_send_signal};
+
+/// A running init, waiting in its first phase.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Host pid of the init.
+    pub pid: Pid,
+    /// Its pidfd.
+    pub pidfd: OwnedFd,
+    /// The parent's end of the sync socket.
+    pub chan: Channel,
+}
+
+impl Spawned {
+    /// SIGKILL the init and reap it (it is our child).
+    pub fn kill(&self) {
+        let _ = pidfd_send_signal(self.pidfd.as_fd(), libc::SIGKILL);
+        let _ = waitpid(self.pid, None);
+    }
+}
+
+/// Clone the init, write its id maps and oom_score_adj, and hand it the state JSON
+/// (`state_json(pid)`) with the first `Continue`.
+pub fn spawn(args: &InitArgs<'_>, state_json: impl Fn(Pid) -> Vec<u8>) -> Result<Spawned, InitError> {
+    let (parent, child) = channel_pair()?;
+    let spawned = if args.plan.single_clone() {
+        let flags = args.plan.new.bits() as u64;
+        match clone3(CloneArgs { flags, pidfd: true, cgroup: None }).map_err(InitError::sys("clone3"))? {
+            CloneResult::Child => {
+                drop(parent);
+                init::run(args, &child)
+            }
+            CloneResult::Parent { pid, pidfd } => {
+                drop(child);
+                let spawned = Spawned { pid, pidfd: pidfd.expect("CLONE_PIDFD"), chan: parent };
+                if args.plan.is_new(LinuxNamespaceType::User) {
+                    if let Err(e) = namespaces::write_id_maps(pid, args.spec) {
+                        spawned.kill();
+                        return Err(e.into());
+                    }
+                }
+                spawned
+            }
+        }
+    } else {
+        via_bootstrap(args, parent, child)?
+    };
+    if let Err(e) = finish(args, &spawned, &state_json) {
+        spawned.kill();
+        return Err(e);
+    }
+    Ok(spawned)
+}
+
+fn finish(args: &InitArgs<'_>, spawned: &Spawned, state_json: &impl Fn(Pid) -> Vec<u8>) -> Result<(), InitError> {
+    let process = args.spec.process().as_ref();
+    if let Some(adj) = process.and_then(|p| p.oom_score_adj()) {
+        // Written from outside: inside a new user namespace the init could never
+        // lower it (CAP_SYS_RESOURCE counts only in the initial namespace).
+        ProcFs::open()?.write(&format!("{}/oom_score_adj", spawned.pid), adj.to_string().as_bytes())?;
+    }
+    spawned.chan.send(&Msg::Continue(state_json(spawned.pid)), None)?;
+    Ok(())
+}
+
+/// Start a bootstrap that joins namespaces, creates the new ones, and clones the init
+/// as our child (CLONE_PARENT), then exits.
+fn via_bootstrap(args: &InitArgs<'_>, parent: Channel, child: Channel) -> Result<Spawned, InitError> {
+    let CloneResult::Parent { pid: boot, pidfd: boot_fd } =
+        clone3(CloneArgs { flags: 0, pidfd: true, cgroup: None }).map_err(InitError::sys("clone3"))?
+    else {
+        drop(parent);
+        bootstrap(args, &child)
+    };
+    drop(child);
+    let boot_fd = boot_fd.expect("CLONE_PIDFD");
+    let result = (|| loop {
+        match parent.recv()? {
+            (Msg::NeedMaps, _) => {
+                namespaces::write_id_maps(boot, args.spec)?;
+                parent.send(&Msg::Continue(Vec::new()), None)?;
+            }
+            (Msg::InitPid(pid), Some(fd)) => return Ok((Pid::from_raw(pid), fd)),
+            (Msg::Error(e), _) => return Err(InitError::Peer(super::sync::Expected::Peer(e))),
+            (m, _) => {
+                return Err(InitError::Peer(super::sync::Expected::Unexpected(format!("{m:?}"))));
+            }
+        }
+    })();
+    if result.is_err() {
+        let _ = pidfd_send_signal(boot_fd.as_fd(), libc::SIGKILL);
+    }
+    let _ = waitpid(boot, None);
+    let (pid, pidfd) = result?;
+    Ok(Spawned { pid, pidfd, chan: parent })
+}
+
+fn bootstrap(args: &InitArgs<'_>, chan: &Channel) -> ! {
+    let err = match bootstrap_setup(args, chan) {
+        Ok(()) => sys::process::exit_now(0),
+        Err(e) => e,
+    };
+    let _ = chan.send(&Msg::Error(err.to_string()), None);
+    sys::process::exit_now(1)
+}
+
+fn bootstrap_setup(args: &InitArgs<'_>, chan: &Channel) -> Result<(), InitError> {
+    sys::process::set_pdeathsig(libc::SIGKILL).map_err(InitError::sys("prctl PR_SET_PDEATHSIG"))?;
+    args.plan.join_all()?;
+    let user = clone_flag(LinuxNamespaceType::User);
+    if args.plan.new.contains(user) {
+        unshare(user).map_err(InitError::sys("unshare user namespace"))?;
+        chan.send(&Msg::NeedMaps, None)?;
+        chan.expect(|m| matches!(m, Msg::Continue(_)))?;
+    }
+    let rest = args.plan.new - user;
+    if !rest.is_empty() {
+        unshare(rest).map_err(InitError::sys("unshare"))?;
+    }
+    if rest.contains(clone_flag(LinuxNamespaceType::Time)) {
+        namespaces::write_time_offsets(args.spec)?;
+    }
+    match clone3(CloneArgs { flags: CloneFlags::CLONE_PARENT.bits() as u64, pidfd: true, cgroup: None })
+        .map_err(InitError::sys("clone3"))?
+    {
+        CloneResult::Child => init::run(args, chan),
+        CloneResult::Parent { pid, pidfd } => {
+            chan.send(&Msg::InitPid(pid.as_raw()), pidfd.as_ref().map(|f| f.as_fd()))?;
+            Ok(())
+        }
+    }
+}

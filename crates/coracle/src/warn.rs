@@ -1,0 +1,19 @@
+//! Warnings the library reports without failing (poststart/poststop hooks, cleanup).
+//! The binary installs a sink that writes them to its log.
+
+use std::sync::OnceLock;
+
+static SINK: OnceLock<fn(&str)> = OnceLock::new();
+
+/// Install the function that receives warnings (once; later calls are ignored).
+pub fn set_sink(f: fn(&str)) {
+    let _ = SINK.set(f);
+}
+
+/// Report a warning (to stderr when no sink is installed).
+pub fn emit(msg: &str) {
+    match SINK.get() {
+        Some(f) => f(msg),
+        None => eprintln!("warning: {msg}"),
+    }
+}
