@@ -425,7 +425,9 @@ mod tests {
         for f in ["--force", "-f"] {
             let cli = parse(&["--root", "R", "delete", f, "id"]);
             assert_eq!(cli.root, PathBuf::from("R"));
-            assert!(matches!(cli.command, Some(Command::Delete(DeleteArgs { force: true, ref id })) if id == "id"));
+            assert!(
+                matches!(cli.command, Some(Command::Delete(DeleteArgs { force: true, ref id })) if id == "id")
+            );
         }
         // urfave/cli reorders flags after positionals; so do we.
         let cli = parse(&["delete", "id", "--force"]);
@@ -557,7 +559,15 @@ mod tests {
     #[test]
     fn single_dash_long_flags() {
         let cli = parse(&[
-            "-root", "/r", "-log", "/l", "-log-format", "json", "delete", "-force", "id",
+            "-root",
+            "/r",
+            "-log",
+            "/l",
+            "-log-format",
+            "json",
+            "delete",
+            "-force",
+            "id",
         ]);
         assert_eq!(cli.root, PathBuf::from("/r"));
         assert_eq!(cli.log, Some(PathBuf::from("/l")));
@@ -601,7 +611,10 @@ mod tests {
             panic!("not exec")
         };
         assert_eq!(s.rest.len(), 7);
-        assert!(matches!(parse(&["features"]).command, Some(Command::Features(_))));
+        assert!(matches!(
+            parse(&["features"]).command,
+            Some(Command::Features(_))
+        ));
         assert!(fails(&["nosuchcmd"]));
     }
 }

@@ -157,15 +157,26 @@ mod tests {
     #[test]
     fn prescan_finds_log_flags_before_the_subcommand() {
         let (log, fmt) = prescan_log(&os(&[
-            "coracle", "--root", "/r", "--log", "/l.json", "--log-format", "json", "create",
-            "--log", "/other",
+            "coracle",
+            "--root",
+            "/r",
+            "--log",
+            "/l.json",
+            "--log-format",
+            "json",
+            "create",
+            "--log",
+            "/other",
         ]));
         assert_eq!(log, Some(PathBuf::from("/l.json")));
         assert_eq!(fmt, LogFormat::Json);
         let (log, fmt) = prescan_log(&os(&["coracle", "--log=/x", "--debug", "bogus"]));
         assert_eq!(log, Some(PathBuf::from("/x")));
         assert_eq!(fmt, LogFormat::Text);
-        assert_eq!(prescan_log(&os(&["coracle", "state", "--log", "/y"])).0, None);
+        assert_eq!(
+            prescan_log(&os(&["coracle", "state", "--log", "/y"])).0,
+            None
+        );
     }
 
     #[test]

@@ -6,15 +6,12 @@ use coracle::state::Store;
 use coracle::{Container, CreateOptions};
 
 use super::{absolute, output, CliError};
-use crate::cli::{CreateArgs, CreateFlags, DeleteArgs, KillArgs, RunArgs};
+use crate::cli::{Command, CreateArgs, CreateFlags, DeleteArgs, KillArgs, RunArgs};
 use crate::log::Logger;
 
 /// The library options from the command line; relative paths are made absolute
 /// against the current directory (runc does this for `--pid-file`).
 fn create_options(flags: &CreateFlags) -> Result<CreateOptions, CliError> {
-    if flags.pidfd_socket.is_some() {
-        return Err(CliError::Msg("--pidfd-socket is not supported yet".into()));
-    }
     let bundle = match &flags.bundle {
         Some(b) => absolute(b)?,
         None => std::env::current_dir()
@@ -30,6 +27,23 @@ fn create_options(flags: &CreateFlags) -> Result<CreateOptions, CliError> {
     })
 }
 
+/// Refuse the create/run flags we cannot honour, before anything is touched.
+pub fn refuse_unsupported(cmd: &Command) -> Result<(), CliError> {
+    let (flags, keep) = match cmd {
+        Command::Create(a) => (&a.flags, false),
+        Command::Run(a) => (&a.flags, a.keep),
+        _ => return Ok(()),
+    };
+    if flags.pidfd_socket.is_some() {
+        return Err(CliError::Msg("--pidfd-socket is not supported yet".into()));
+    }
+    if keep {
+        // The library's run always deletes a container that exited.
+        return Err(CliError::Msg("--keep is not supported yet".into()));
+    }
+    Ok(())
+}
+
 /// `create`: set up the container; its init waits for `start`.
 pub fn create(store: &Store, args: &CreateArgs) -> Result<i32, CliError> {
     let opts = create_options(&args.flags)?;
@@ -39,10 +53,6 @@ pub fn create(store: &Store, args: &CreateArgs) -> Result<i32, CliError> {
 
 /// `run`: create and start; unless detached, wait and exit with the container's code.
 pub fn run(store: &Store, args: &RunArgs, log: &Logger) -> Result<i32, CliError> {
-    if args.keep {
-        // The library's run always deletes a container that exited.
-        return Err(CliError::Msg("--keep is not supported yet".into()));
-    }
     if args.no_subreaper {
         log.debug("--no-subreaper: accepted, coracle does not become a subreaper for run");
     }

@@ -34,7 +34,10 @@ pub fn list(store: &Store, args: &ListArgs) -> Result<i32, CliError> {
         }
     }
     let text = if args.quiet {
-        states.iter().map(|s| format!("{}\n", str_field(s, "id"))).collect()
+        states
+            .iter()
+            .map(|s| format!("{}\n", str_field(s, "id")))
+            .collect()
     } else {
         match args.format {
             ListFormat::Json => json(&states),
@@ -66,7 +69,10 @@ fn rows(states: &[Value]) -> Vec<Vec<String>> {
     for s in states {
         rows.push(vec![
             str_field(s, "id"),
-            s.get("pid").and_then(Value::as_i64).unwrap_or(0).to_string(),
+            s.get("pid")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                .to_string(),
             str_field(s, "status"),
             str_field(s, "bundle"),
             str_field(s, "created"),
@@ -122,7 +128,8 @@ mod tests {
 
     #[test]
     fn passwd_lookup() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\n# comment\nbad\nbob:x:1000:1000::/home/bob:/bin/sh\n";
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\n# comment\nbad\nbob:x:1000:1000::/home/bob:/bin/sh\n";
         assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
         assert_eq!(user_name(passwd, 1000).as_deref(), Some("bob"));
         assert_eq!(user_name(passwd, 5), None);

@@ -90,6 +90,7 @@ pub fn dispatch(cli: &Cli, cmd: &Command, log: &Logger) -> Result<i32, CliError>
     if let Command::Spec(args) = cmd {
         return spec::spec(args);
     }
+    lifecycle::refuse_unsupported(cmd)?;
     let store = Store::open(&cli.root)?;
     log.debug(&format!(
         "{} with root {}",

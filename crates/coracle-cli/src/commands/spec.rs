@@ -98,7 +98,10 @@ pub fn to_rootless(spec: &mut Value, euid: u32, egid: u32) {
     if let Some(mounts) = spec.get_mut("mounts").and_then(Value::as_array_mut) {
         for m in mounts.iter_mut() {
             let dest = m["destination"].as_str().unwrap_or("");
-            if Path::new(dest).components().eq(Path::new("/sys").components()) {
+            if Path::new(dest)
+                .components()
+                .eq(Path::new("/sys").components())
+            {
                 *m = json!({
                     "destination": "/sys",
                     "type": "none",
