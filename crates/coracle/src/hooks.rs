@@ -1,7 +1,7 @@
 //! OCI hooks: run with the container state JSON on stdin.
 //!
-//! Each hook runs with exactly its own argv and environment (an empty one when
-//! the spec gives none, as runc does), the state on stdin, and stdout plus
+//! Each hook runs with exactly its own argv and environment (ours when the spec
+//! leaves `env` out, as runc does), the state on stdin, and stdout plus
 //! stderr captured for the error message. One poll loop feeds stdin, collects
 //! output and waits on a pidfd with the hook's timeout, so the CLI stays
 //! single-threaded and a hook that leaves a background child holding its
@@ -116,7 +116,12 @@ fn run_one(kind: &'static str, index: usize, hook: &Hook, input: &[u8]) -> Resul
     })
 }
 
-/// The command for `hook`: argv exactly `args` (argv[0] = path if none), env exactly `env`.
+/// The command for `hook`: argv exactly `args` (argv[0] = path if none), env
+/// exactly `env`.
+///
+/// A hook without `env` inherits our environment, as under runc (Go's
+/// `exec.Cmd` with a nil `Env`); hooks installed by engines rely on it for PATH.
+/// `"env": []` gives an empty environment.
 fn command(hook: &Hook) -> std::io::Result<Command> {
     let path = hook.path();
     // The spec requires an absolute path; a relative one would be looked up in
@@ -128,12 +133,14 @@ fn command(hook: &Hook) -> std::io::Result<Command> {
     if let Some([arg0, rest @ ..]) = hook.args().as_deref() {
         cmd.arg0(arg0).args(rest);
     }
-    cmd.env_clear();
-    for entry in hook.env().iter().flatten() {
-        let (key, value) = entry
-            .split_once('=')
-            .ok_or_else(|| invalid(format!("env entry {entry:?} is not KEY=VALUE")))?;
-        cmd.env(key, value);
+    if let Some(env) = hook.env() {
+        cmd.env_clear();
+        for entry in env {
+            let (key, value) = entry
+                .split_once('=')
+                .ok_or_else(|| invalid(format!("env entry {entry:?} is not KEY=VALUE")))?;
+            cmd.env(key, value);
+        }
     }
     // Its own process group, so a timeout can kill what the hook started too.
     cmd.process_group(0);

@@ -77,7 +77,17 @@ fn hooks_run_in_order_and_stop_at_first_failure() {
     std::fs::remove_file(&log).unwrap();
     let err = run("poststart", &[mk("1", 0), mk("2", 1), mk("3", 0)], b"{}").unwrap_err();
     assert_eq!(read(&log), "1\n2\n", "hook after the failed one ran");
-    assert!(matches!(err, HookError::Failed { index: 1, kind: "poststart", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            HookError::Failed {
+                index: 1,
+                kind: "poststart",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -86,7 +96,7 @@ fn stdin_receives_the_state_exactly() {
     let got = tmp.path("got");
     let h = hook(&tmp.script("h", &format!("cat > {}", got.display())));
     let state = r#"{"ociVersion":"1.2.0","id":"c","status":"created","pid":1,"bundle":"/b é"}"#;
-    run("createRuntime", &[h.clone()], state.as_bytes()).unwrap();
+    run("createRuntime", std::slice::from_ref(&h), state.as_bytes()).unwrap();
     assert_eq!(read(&got), state);
     // Far larger than a pipe buffer: stdin is fed while the hook reads.
     let big: Vec<u8> = (0..1_000_000u32).map(|i| b'a' + (i % 26) as u8).collect();
@@ -108,13 +118,30 @@ fn env_is_exactly_the_hook_env() {
     let got = tmp.path("environ");
     // /proc/PID/environ is what execve received, before the shell adds PWD.
     let body = format!("cat /proc/$$/environ > {}", got.display());
-    let path = tmp.script("h", &body);
-    let mut h = hook(&path);
-    run("prestart", &[h.clone()], b"").unwrap();
-    assert_eq!(read(&got), "", "hook without env must get an empty environment");
+    let mut h = hook(&tmp.script("h", &body));
     h.set_env(Some(vec!["A=1".into(), "B=x=y".into(), "EMPTY=".into()]));
-    run("prestart", &[h], b"").unwrap();
+    run("prestart", std::slice::from_ref(&h), b"").unwrap();
     assert_eq!(read(&got), "A=1\0B=x=y\0EMPTY=\0");
+    h.set_env(Some(vec![]));
+    run("prestart", std::slice::from_ref(&h), b"").unwrap();
+    assert_eq!(read(&got), "", "\"env\": [] must give an empty environment");
+}
+
+#[test]
+fn hook_without_env_inherits_ours_like_runc() {
+    let tmp = TempDir::new();
+    let got = tmp.path("environ");
+    let body = format!("cat /proc/$$/environ > {}", got.display());
+    run("prestart", &[hook(&tmp.script("h", &body))], b"").unwrap();
+    let mut theirs: Vec<String> = read(&got)
+        .split_terminator('\0')
+        .map(String::from)
+        .collect();
+    let mut ours: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+    theirs.sort();
+    ours.sort();
+    assert!(!ours.is_empty());
+    assert_eq!(theirs, ours);
 }
 
 #[test]
@@ -147,11 +174,17 @@ fn failure_reports_status_and_output() {
     let err = run("prestart", &[hook(&path)], b"{}").unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("prestart hook 0 ({}): exit status 3: oops\nmore", path.display())
+        format!(
+            "prestart hook 0 ({}): exit status 3: oops\nmore",
+            path.display()
+        )
     );
     let quiet = tmp.script("q", "exit 1");
     let err = run("poststop", &[hook(&quiet)], b"{}").unwrap_err();
-    assert_eq!(err.to_string(), format!("poststop hook 0 ({}): exit status 1", quiet.display()));
+    assert_eq!(
+        err.to_string(),
+        format!("poststop hook 0 ({}): exit status 1", quiet.display())
+    );
 }
 
 #[test]
@@ -159,13 +192,19 @@ fn killed_hook_reports_signal() {
     let tmp = TempDir::new();
     let path = tmp.script("h", "kill -TERM $$");
     let err = run("prestart", &[hook(&path)], b"").unwrap_err();
-    assert!(matches!(&err, HookError::Failed { status, .. } if status == "killed by signal 15"), "{err}");
+    assert!(
+        matches!(&err, HookError::Failed { status, .. } if status == "killed by signal 15"),
+        "{err}"
+    );
 }
 
 #[test]
 fn long_output_is_truncated() {
     let tmp = TempDir::new();
-    let path = tmp.script("h", "i=0; while [ $i -lt 2000 ]; do echo 0123456789; i=$((i+1)); done; exit 1");
+    let path = tmp.script(
+        "h",
+        "i=0; while [ $i -lt 2000 ]; do echo 0123456789; i=$((i+1)); done; exit 1",
+    );
     let HookError::Failed { output, .. } = run("prestart", &[hook(&path)], b"").unwrap_err() else {
         panic!("not Failed")
     };
@@ -187,15 +226,27 @@ fn timeout_kills_the_hook_and_its_children() {
     let start = Instant::now();
     let err = run("prestart", &[h], b"").unwrap_err();
     let took = start.elapsed();
-    assert!(took >= Duration::from_secs(1), "returned before the timeout: {took:?}");
-    assert!(took < Duration::from_secs(5), "timeout not enforced: {took:?}");
-    assert!(matches!(&err, HookError::Failed { status, .. } if status == "timed out after 1s"), "{err}");
+    assert!(
+        took >= Duration::from_secs(1),
+        "returned before the timeout: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "timeout not enforced: {took:?}"
+    );
+    assert!(
+        matches!(&err, HookError::Failed { status, .. } if status == "timed out after 1s"),
+        "{err}"
+    );
     assert!(dead(pid_in(&me)), "timed-out hook still runs");
     // The orphaned background sleep is reaped by init, give it a moment.
     let bg_pid = pid_in(&bg);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !dead(bg_pid) {
-        assert!(Instant::now() < deadline, "hook's background child survived the timeout");
+        assert!(
+            Instant::now() < deadline,
+            "hook's background child survived the timeout"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -204,12 +255,18 @@ fn timeout_kills_the_hook_and_its_children() {
 fn background_child_holding_output_does_not_hang() {
     let tmp = TempDir::new();
     let bg = tmp.path("bg");
-    let h = hook(&tmp.script("h", &format!("sleep 30 &\necho $! > {}\nexit 0", bg.display())));
+    let h = hook(&tmp.script(
+        "h",
+        &format!("sleep 30 &\necho $! > {}\nexit 0", bg.display()),
+    ));
     let start = Instant::now();
     run("poststart", &[h], b"").unwrap();
     let took = start.elapsed();
     let _ = nix::sys::signal::kill(Pid::from_raw(pid_in(&bg)), Signal::SIGKILL);
-    assert!(took < Duration::from_secs(10), "waited for the background child: {took:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "waited for the background child: {took:?}"
+    );
 }
 
 #[test]
@@ -219,9 +276,13 @@ fn zero_or_negative_timeout_is_rejected_before_running() {
     let mut h = hook(&tmp.script("h", &format!("touch {}", ran.display())));
     for t in [0, -5] {
         h.set_timeout(Some(t));
-        let err = run("prestart", &[h.clone()], b"").unwrap_err();
+        let err = run("prestart", std::slice::from_ref(&h), b"").unwrap_err();
         assert!(matches!(err, HookError::Spawn { .. }));
-        assert!(err.to_string().ends_with(&format!("timeout must be greater than zero, got {t}")), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with(&format!("timeout must be greater than zero, got {t}")),
+            "{err}"
+        );
     }
     assert!(!ran.exists());
 }
@@ -235,7 +296,10 @@ fn missing_or_relative_path_is_a_spawn_error() {
         "prestart hook 0 (/nonexistent/hook): No such file or directory (ENOENT)"
     );
     let err = run("prestart", &[hook(Path::new("sh"))], b"").unwrap_err();
-    assert_eq!(err.to_string(), "prestart hook 0 (sh): hook path must be absolute");
+    assert_eq!(
+        err.to_string(),
+        "prestart hook 0 (sh): hook path must be absolute"
+    );
 }
 
 #[test]
@@ -243,7 +307,11 @@ fn env_entry_without_equals_is_rejected() {
     let mut h = hook(Path::new("/bin/true"));
     h.set_env(Some(vec!["NOEQUALS".into()]));
     let err = run("prestart", &[h], b"").unwrap_err();
-    assert!(err.to_string().ends_with("env entry \"NOEQUALS\" is not KEY=VALUE"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("env entry \"NOEQUALS\" is not KEY=VALUE"),
+        "{err}"
+    );
 }
 
 #[test]
