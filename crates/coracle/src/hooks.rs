@@ -263,13 +263,20 @@ impl HookIo<'_> {
                     Err(e) => return Err(e.into()),
                     Ok(_) => {}
                 }
-                let ready = |slot: Option<usize>| {
+                let revents = |slot: Option<usize>| {
                     slot.and_then(|i| fds[i].revents())
-                        .is_some_and(|r| !r.is_empty())
+                        .unwrap_or(PollFlags::empty())
                 };
-                (ready(Some(0)), ready(stdin_slot), ready(out_slot))
+                (
+                    !revents(Some(0)).is_empty(),
+                    revents(stdin_slot),
+                    !revents(out_slot).is_empty(),
+                )
             };
-            if writable {
+            if writable.contains(PollFlags::POLLERR) {
+                // The hook closed its stdin: writing would only raise EPIPE.
+                self.stdin = None;
+            } else if !writable.is_empty() {
                 self.write_input();
             }
             if readable {
