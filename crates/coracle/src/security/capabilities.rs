@@ -206,4 +206,220 @@ pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<(), Securi
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+    use crate::procfs::ProcFs;
+    use crate::security::switch_user;
+    use crate::security::testutil::{in_child, status_field};
+    use oci_spec::runtime::{LinuxCapabilitiesBuilder, UserBuilder};
+
+    fn set(caps: &[OciCap]) -> Capabilities {
+        caps.iter().copied().collect()
+    }
+
+    fn caps_all(bounding: &[OciCap], rest: &[OciCap], ambient: &[OciCap]) -> LinuxCapabilities {
+        LinuxCapabilitiesBuilder::default()
+            .bounding(set(bounding))
+            .effective(set(rest))
+            .permitted(set(rest))
+            .inheritable(set(rest))
+            .ambient(set(ambient))
+            .build()
+            .unwrap()
+    }
+
+    /// As config.json gives them: a missing set is None (the builder would
+    /// fill in oci-spec's defaults instead).
+    fn from_json(json: &str) -> LinuxCapabilities {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn cap_status() -> Result<String, String> {
+        let f = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"];
+        let v: Result<Vec<String>, String> = f.iter().map(|f| status_field(f)).collect();
+        Ok(v?.join(" "))
+    }
+
+    #[test]
+    fn capability_table_covers_every_kernel_capability_in_order() {
+        assert_eq!(CAPABILITIES.len(), caps::all().len());
+        let table: CapsHashSet = CAPABILITIES.iter().map(|(_, k)| *k).collect();
+        assert_eq!(table, caps::all());
+        for (i, (oci, k)) in CAPABILITIES.iter().enumerate() {
+            assert_eq!(usize::from(k.index()), i, "{k} out of kernel order");
+            // config.json spells it exactly as the kernel headers do.
+            let json = serde_json::to_value(oci).unwrap();
+            assert_eq!(json, serde_json::json!(k.to_string()));
+            let back: OciCap = serde_json::from_value(json).unwrap();
+            assert_eq!(to_kernel_cap(back), *k);
+        }
+    }
+
+    #[test]
+    fn kernel_capabilities_match_cap_last_cap() {
+        let proc = ProcFs::open().unwrap();
+        let last: u8 = String::from_utf8(proc.read("sys/kernel/cap_last_cap").unwrap())
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let known = kernel_capabilities();
+        let max = known.iter().map(|c| c.index()).max().unwrap();
+        assert_eq!(max, last.min(40));
+        assert_eq!(known.len(), usize::from(max) + 1);
+    }
+
+    #[test]
+    fn capabilities_unknown_to_the_kernel_are_skipped() {
+        let known: CapsHashSet = [KCap::CAP_KILL].into_iter().collect();
+        let asked = set(&[OciCap::Kill, OciCap::CheckpointRestore]);
+        let got = kernel_set(Some(&asked), &known);
+        assert_eq!(got, known);
+        assert!(kernel_set(None, &known).is_empty());
+    }
+
+    #[test]
+    fn user_with_cap_kill_everywhere() {
+        let out = in_child(0, || {
+            let c = caps_all(&[OciCap::Kill], &[OciCap::Kill], &[OciCap::Kill]);
+            drop_bounding_set(Some(&c)).map_err(|e| e.to_string())?;
+            let user = UserBuilder::default()
+                .uid(1000u32)
+                .gid(1000u32)
+                .additional_gids(vec![10, 20])
+                .build()
+                .map_err(|e| e.to_string())?;
+            switch_user(&user).map_err(|e| e.to_string())?;
+            apply_capabilities(Some(&c)).map_err(|e| e.to_string())?;
+            Ok(format!(
+                "{}|{}|{}|{}",
+                cap_status()?,
+                status_field("Uid")?,
+                status_field("Gid")?,
+                status_field("Groups")?
+            ))
+        });
+        let k = "0000000000000020"; // 1 << CAP_KILL (5)
+        assert_eq!(
+            out,
+            Ok(format!(
+                "{k} {k} {k} {k} {k}|1000\t1000\t1000\t1000|1000\t1000\t1000\t1000|10 20"
+            ))
+        );
+    }
+
+    #[test]
+    fn root_with_distinct_sets() {
+        let out = in_child(0, || {
+            let c = LinuxCapabilitiesBuilder::default()
+                .bounding(set(&[OciCap::Chown, OciCap::Kill, OciCap::NetRaw]))
+                .permitted(set(&[OciCap::Chown, OciCap::Kill]))
+                .effective(set(&[OciCap::Chown]))
+                .inheritable(set(&[OciCap::Kill, OciCap::NetRaw]))
+                .ambient(set(&[OciCap::Kill]))
+                .build()
+                .map_err(|e| e.to_string())?;
+            drop_bounding_set(Some(&c)).map_err(|e| e.to_string())?;
+            apply_capabilities(Some(&c)).map_err(|e| e.to_string())?;
+            cap_status()
+        });
+        // CHOWN 0 (0x1), KILL 5 (0x20), NET_RAW 13 (0x2000).
+        assert_eq!(
+            out,
+            Ok("0000000000002020 0000000000000021 0000000000000001 0000000000002021 0000000000000020"
+                .to_string())
+        );
+    }
+
+    #[test]
+    fn no_capabilities_clears_every_set() {
+        let out = in_child(0, || {
+            drop_bounding_set(None).map_err(|e| e.to_string())?;
+            apply_capabilities(None).map_err(|e| e.to_string())?;
+            cap_status()
+        });
+        let z = "0000000000000000";
+        assert_eq!(out, Ok(format!("{z} {z} {z} {z} {z}")));
+    }
+
+    #[test]
+    fn missing_sets_are_empty() {
+        let out = in_child(0, || {
+            let c = from_json(r#"{"bounding":["CAP_KILL"],"permitted":["CAP_KILL"]}"#);
+            drop_bounding_set(Some(&c)).map_err(|e| e.to_string())?;
+            apply_capabilities(Some(&c)).map_err(|e| e.to_string())?;
+            cap_status()
+        });
+        let (z, k) = ("0000000000000000", "0000000000000020");
+        assert_eq!(out, Ok(format!("{z} {k} {z} {k} {z}")));
+    }
+
+    fn apply_err(c: LinuxCapabilities) -> Result<String, String> {
+        match apply_capabilities(Some(&c)) {
+            Ok(()) => Err("accepted".into()),
+            Err(e) => Ok(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn effective_outside_permitted_is_an_error() {
+        let out = in_child(0, || {
+            let c = from_json(r#"{"permitted":["CAP_KILL"],"effective":["CAP_KILL","CAP_CHOWN"]}"#);
+            apply_err(c)
+        });
+        assert_eq!(
+            out,
+            Ok(
+                "process.capabilities.effective: CAP_CHOWN not in process.capabilities.permitted"
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn ambient_outside_inheritable_is_an_error() {
+        let out = in_child(0, || {
+            let c = from_json(
+                r#"{"permitted":["CAP_KILL","CAP_CHOWN"],"inheritable":["CAP_CHOWN"],"ambient":["CAP_KILL"]}"#,
+            );
+            apply_err(c)
+        });
+        assert_eq!(
+            out,
+            Ok(
+                "process.capabilities.ambient: CAP_KILL must also be in permitted and inheritable"
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn permitted_cap_the_runtime_lacks_is_an_error() {
+        let out = in_child(0, || {
+            let r = KCap::CAP_SYS_RESOURCE;
+            caps::drop(None, CapSet::Effective, r).map_err(|e| e.to_string())?;
+            caps::drop(None, CapSet::Permitted, r).map_err(|e| e.to_string())?;
+            let c = from_json(r#"{"permitted":["CAP_KILL","CAP_SYS_RESOURCE"]}"#);
+            apply_err(c)
+        });
+        assert_eq!(
+            out,
+            Ok("process.capabilities.permitted: CAP_SYS_RESOURCE cannot be granted: the runtime does not hold it".to_string())
+        );
+    }
+
+    #[test]
+    fn bounding_drop_without_cap_setpcap_is_an_error_naming_the_cap() {
+        let out = in_child(0, || {
+            caps::drop(None, CapSet::Effective, KCap::CAP_SETPCAP).map_err(|e| e.to_string())?;
+            match drop_bounding_set(None) {
+                Ok(()) => Err("bounding set dropped without CAP_SETPCAP".into()),
+                Err(e) => Ok(e.to_string()),
+            }
+        });
+        assert_eq!(
+            out,
+            Ok("drop CAP_CHOWN from the bounding set: Operation not permitted (EPERM)".to_string())
+        );
+    }
+}
