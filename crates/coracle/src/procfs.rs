@@ -287,4 +287,253 @@ pub fn write_sysctl(proc: &ProcFs, key: &str, value: &str) -> Result<(), ProcfsE
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+    use crate::security::testutil::in_child;
+    use nix::mount::{mount, MsFlags};
+    use nix::sched::CloneFlags;
+
+    fn s<E: std::fmt::Display>(e: E) -> String {
+        e.to_string()
+    }
+
+    /// In a child with its own mount namespace: stop propagation both ways and
+    /// put a private tmpfs on /tmp, so nothing reaches the host.
+    fn private_mounts() -> Result<(), String> {
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|e| format!("make / rprivate: {e}"))?;
+        mount(
+            Some("tmpfs"),
+            "/tmp",
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .map_err(|e| format!("mount tmpfs on /tmp: {e}"))
+    }
+
+    fn bind(src: &str, dst: &str) -> Result<(), String> {
+        mount(Some(src), dst, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(|e| format!("bind {src} on {dst}: {e}"))
+    }
+
+    #[test]
+    fn host_proc_is_verified_and_self_resolves_to_our_pid() {
+        let proc = ProcFs::open().unwrap();
+        let status = String::from_utf8(proc.read("self/status").unwrap()).unwrap();
+        let pid = nix::unistd::getpid();
+        assert!(status.contains(&format!("\nPid:\t{pid}\n")), "{status}");
+        let status = String::from_utf8(proc.read("thread-self/status").unwrap()).unwrap();
+        let tid = nix::unistd::gettid();
+        assert!(status.contains(&format!("\nPid:\t{tid}\n")), "{status}");
+        assert_eq!(
+            proc.resolve("self").unwrap(),
+            PathBuf::from(pid.to_string())
+        );
+    }
+
+    #[test]
+    fn paths_that_are_not_plain_relative_paths_are_refused() {
+        let proc = ProcFs::open().unwrap();
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../etc/passwd",
+            "self/../1/environ",
+            "./self/status",
+        ] {
+            match proc.read(bad) {
+                Err(ProcfsError::BadPath(p)) => assert_eq!(p, bad),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn symlinks_inside_procfs_are_not_followed() {
+        // /proc/mounts is a symlink to self/mounts.
+        let proc = ProcFs::open().unwrap();
+        let err = proc.read("mounts").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "open /proc/mounts: Too many symbolic links encountered (ELOOP)"
+        );
+        // The cwd magic link of our own process is not followed either.
+        assert!(proc.read("self/cwd/status").is_err());
+    }
+
+    #[test]
+    fn oom_score_adj_write_reads_back() {
+        let out = in_child(0, || {
+            let proc = ProcFs::open().map_err(s)?;
+            proc.write("self/oom_score_adj", b"123").map_err(s)?;
+            let v = proc.read("self/oom_score_adj").map_err(s)?;
+            Ok(String::from_utf8_lossy(&v).into_owned())
+        });
+        assert_eq!(out, Ok("123\n".to_string()));
+    }
+
+    #[test]
+    fn tmpfs_file_bind_mounted_over_a_proc_file_is_refused() {
+        let out = in_child(CloneFlags::CLONE_NEWNS.bits() as u64, || {
+            private_mounts()?;
+            std::fs::write("/tmp/decoy", "untouched").map_err(s)?;
+            let pid = nix::unistd::getpid();
+            bind("/tmp/decoy", &format!("/proc/{pid}/oom_score_adj"))?;
+            let proc = ProcFs::open().map_err(s)?;
+            let err = match proc.write("self/oom_score_adj", b"500") {
+                Ok(()) => return Err("write went through the bind mount".into()),
+                Err(e) => e.to_string(),
+            };
+            Ok(format!(
+                "{}|{}",
+                err.replace(&pid.to_string(), "PID"),
+                std::fs::read_to_string("/tmp/decoy").map_err(s)?
+            ))
+        });
+        assert_eq!(
+            out,
+            Ok("/proc/PID/oom_score_adj: not on a verified procfs|untouched".to_string())
+        );
+    }
+
+    #[test]
+    fn procfs_file_bind_mounted_over_another_is_refused() {
+        // CVE-2025-52881: a procfs file (here our own UTS namespace's
+        // domainname, harmless) mounted over the file the runtime means to
+        // write passes a statfs check; RESOLVE_NO_XDEV still refuses it.
+        let flags = (CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS).bits() as u64;
+        let out = in_child(flags, || {
+            private_mounts()?;
+            std::fs::write("/proc/sys/kernel/domainname", "before").map_err(s)?;
+            bind("/proc/sys/kernel/domainname", "/proc/thread-self/attr/exec")?;
+            let proc = ProcFs::open().map_err(s)?;
+            let r = proc.write("thread-self/attr/exec", b"after");
+            let dom = nix::sys::utsname::uname().map_err(s)?;
+            let dom = dom.domainname().to_string_lossy().into_owned();
+            match r {
+                Err(ProcfsError::NotProcfs(_)) => Ok(dom),
+                other => Err(format!("{other:?}, domainname {dom}")),
+            }
+        });
+        assert_eq!(out, Ok("before".to_string()));
+    }
+
+    #[test]
+    fn tmpfs_instead_of_proc_is_refused() {
+        let out = in_child(CloneFlags::CLONE_NEWNS.bits() as u64, || {
+            private_mounts()?;
+            Ok(ProcFs::open_at(Path::new("/tmp")).unwrap_err().to_string())
+        });
+        assert_eq!(
+            out,
+            Ok("/tmp: not the root of a procfs mount (filesystem type 0x1021994)".to_string())
+        );
+    }
+
+    #[test]
+    fn procfs_subdirectory_mounted_as_proc_is_refused() {
+        let out = in_child(CloneFlags::CLONE_NEWNS.bits() as u64, || {
+            private_mounts()?;
+            std::fs::create_dir("/tmp/proc").map_err(s)?;
+            bind("/proc/sys", "/tmp/proc")?;
+            match ProcFs::open_at(Path::new("/tmp/proc")) {
+                Err(ProcfsError::RootNotProcfs { why, .. }) => Ok(why),
+                other => Err(format!("{other:?}")),
+            }
+        });
+        assert!(
+            out.as_deref().is_ok_and(|w| w.starts_with("inode ")),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn proc_of_another_pid_namespace_is_refused_until_our_own_is_mounted() {
+        let flags = (CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID).bits() as u64;
+        let out = in_child(flags, || {
+            private_mounts()?;
+            // We are pid 1 here, but /proc still shows the host's pid 1.
+            let host = ProcFs::open().map_err(s)?;
+            let err = match host.write("self/oom_score_adj", b"0") {
+                Ok(()) => return Err("wrote through a foreign /proc".into()),
+                Err(ProcfsError::ForeignPidNs { expected, .. }) => expected,
+                Err(e) => return Err(e.to_string()),
+            };
+            mount(
+                Some("proc"),
+                "/proc",
+                Some("proc"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .map_err(s)?;
+            let ours = ProcFs::open().map_err(s)?;
+            ours.write("self/oom_score_adj", b"7").map_err(s)?;
+            let v = ours.read("1/oom_score_adj").map_err(s)?;
+            Ok(format!("{err}|{}", String::from_utf8_lossy(&v).trim()))
+        });
+        assert_eq!(out, Ok("1|7".to_string()));
+    }
+
+    #[test]
+    fn sysctl_keys_map_like_runc() {
+        let ok = [
+            ("net.ipv4.ip_forward", "sys/net/ipv4/ip_forward"),
+            ("net/ipv4/ip_forward", "sys/net/ipv4/ip_forward"),
+            ("kernel.domainname", "sys/kernel/domainname"),
+            (
+                "net.ipv4.conf.eth0.1.forwarding",
+                "sys/net/ipv4/conf/eth0/1/forwarding",
+            ),
+        ];
+        for (key, path) in ok {
+            assert_eq!(sysctl_path(key).unwrap(), path);
+        }
+        for bad in [
+            "",
+            "/kernel/domainname",
+            "net..ipv4",
+            "net/../../etc",
+            "../x",
+        ] {
+            assert_eq!(
+                sysctl_path(bad).unwrap_err().to_string(),
+                format!("linux.sysctl: invalid key {bad:?}")
+            );
+        }
+    }
+
+    #[test]
+    fn sysctl_kernel_domainname_in_a_new_uts_namespace() {
+        let out = in_child(CloneFlags::CLONE_NEWUTS.bits() as u64, || {
+            let proc = ProcFs::open().map_err(s)?;
+            write_sysctl(&proc, "kernel.domainname", "coracle.test").map_err(s)?;
+            let back = proc.read("sys/kernel/domainname").map_err(s)?;
+            let uts = nix::sys::utsname::uname().map_err(s)?;
+            Ok(format!(
+                "{}|{}",
+                String::from_utf8_lossy(&back).trim(),
+                uts.domainname().to_string_lossy()
+            ))
+        });
+        assert_eq!(out, Ok("coracle.test|coracle.test".to_string()));
+    }
+
+    #[test]
+    fn sysctl_errors_name_the_path() {
+        let proc = ProcFs::open().unwrap();
+        assert_eq!(
+            write_sysctl(&proc, "net.no_such_key", "1")
+                .unwrap_err()
+                .to_string(),
+            "open /proc/sys/net/no_such_key: No such file or directory (ENOENT)"
+        );
+    }
+}
