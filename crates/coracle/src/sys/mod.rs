@@ -7,3 +7,5 @@ pub mod clone;
 pub mod fd;
 pub mod mount;
 pub mod pidfd;
+#[cfg(test)]
+pub(crate) mod testing;
