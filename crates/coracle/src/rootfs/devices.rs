@@ -39,7 +39,10 @@ const DEFAULTS: &[(&str, u64, u64)] = &[
 pub(super) fn needs_setup_dev(spec: &Spec) -> bool {
     !spec.mounts().iter().flatten().any(|m| {
         let bind = m.typ().as_deref() == Some("bind")
-            || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind");
+            || m.options()
+                .iter()
+                .flatten()
+                .any(|o| o == "bind" || o == "rbind");
         bind && clean(m.destination()) == Path::new("/dev")
     })
 }
@@ -53,14 +56,25 @@ pub(super) fn device_list(spec: &Spec) -> Result<Vec<Device>, RootfsError> {
             LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
             LinuxDeviceType::B => SFlag::S_IFBLK,
             LinuxDeviceType::P => SFlag::S_IFIFO,
-            LinuxDeviceType::A => return Err(invalid(format!("linux.devices[{i}].type"), "\"a\" is not a device type")),
+            LinuxDeviceType::A => {
+                return Err(invalid(
+                    format!("linux.devices[{i}].type"),
+                    "\"a\" is not a device type",
+                ))
+            }
         };
         let (major, minor) = (d.major(), d.minor());
         if major < 0 || minor < 0 {
-            return Err(invalid(format!("linux.devices[{i}]"), "major and minor must not be negative"));
+            return Err(invalid(
+                format!("linux.devices[{i}]"),
+                "major and minor must not be negative",
+            ));
         }
         if !d.path().is_absolute() {
-            return Err(invalid(format!("linux.devices[{i}].path"), "must be absolute"));
+            return Err(invalid(
+                format!("linux.devices[{i}].path"),
+                "must be absolute",
+            ));
         }
         out.push(Device {
             path: d.path().clone(),
@@ -98,7 +112,11 @@ impl Drop for UmaskGuard {
 }
 
 /// Create the devices, /dev/ptmx and the /dev symlinks inside `root`.
-pub(super) fn setup_dev(root: BorrowedFd<'_>, spec: &Spec, in_userns: bool) -> Result<(), RootfsError> {
+pub(super) fn setup_dev(
+    root: BorrowedFd<'_>,
+    spec: &Spec,
+    in_userns: bool,
+) -> Result<(), RootfsError> {
     let devices = device_list(spec)?;
     {
         // The modes in the spec are exact.
@@ -116,9 +134,16 @@ fn create_device(root: BorrowedFd<'_>, d: &Device, in_userns: bool) -> Result<()
     if in_userns {
         return bind_device(root, d);
     }
-    let (parent, name) = resolve_parent(root, &d.path).map_err(sys_err("create parent of", &d.path))?;
+    let (parent, name) =
+        resolve_parent(root, &d.path).map_err(sys_err("create parent of", &d.path))?;
     let mode = Mode::from_bits_truncate(d.mode);
-    match mknodat(parent.fd.as_fd(), name.as_os_str(), d.kind, mode, makedev(d.major, d.minor)) {
+    match mknodat(
+        parent.fd.as_fd(),
+        name.as_os_str(),
+        d.kind,
+        mode,
+        makedev(d.major, d.minor),
+    ) {
         Ok(()) => {}
         // runc keeps an existing node.
         Err(Errno::EEXIST) => return Ok(()),
@@ -126,22 +151,42 @@ fn create_device(root: BorrowedFd<'_>, d: &Device, in_userns: bool) -> Result<()
         Err(e) => return Err(sys_err("mknod", &d.path)(e)),
     }
     let owner = (Some(Uid::from_raw(d.uid)), Some(Gid::from_raw(d.gid)));
-    fchownat(parent.fd.as_fd(), name.as_os_str(), owner.0, owner.1, AtFlags::AT_SYMLINK_NOFOLLOW)
-        .map_err(sys_err("chown", &d.path))
+    fchownat(
+        parent.fd.as_fd(),
+        name.as_os_str(),
+        owner.0,
+        owner.1,
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(sys_err("chown", &d.path))
 }
 
 fn bind_device(root: BorrowedFd<'_>, d: &Device) -> Result<(), RootfsError> {
-    let src = open(&d.path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(sys_err("open host device", &d.path))?;
+    let src = open(&d.path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(sys_err("open host device", &d.path))?;
     let dst = resolve(root, &d.path, Create::File).map_err(sys_err("create", &d.path))?;
-    mount(Some(&proc_fd_path(src.as_fd())), &proc_fd_path(dst.fd.as_fd()), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(sys_err(format!("bind mount {} on", d.path.display()), &d.path))
+    mount(
+        Some(&proc_fd_path(src.as_fd())),
+        &proc_fd_path(dst.fd.as_fd()),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(sys_err(
+        format!("bind mount {} on", d.path.display()),
+        &d.path,
+    ))
 }
 
 /// /dev/ptmx → pts/ptmx, so the container's devpts instance serves ptys.
 fn setup_ptmx(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
     let path = Path::new("/dev/ptmx");
     let (parent, name) = resolve_parent(root, path).map_err(sys_err("create parent of", path))?;
-    match unlinkat(parent.fd.as_fd(), name.as_os_str(), UnlinkatFlags::NoRemoveDir) {
+    match unlinkat(
+        parent.fd.as_fd(),
+        name.as_os_str(),
+        UnlinkatFlags::NoRemoveDir,
+    ) {
         Ok(()) | Err(Errno::ENOENT) => {}
         Err(e) => return Err(sys_err("unlink", path)(e)),
     }
@@ -161,7 +206,8 @@ fn dev_symlinks(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
     }
     for (target, link) in links {
         let link = Path::new(link);
-        let (parent, name) = resolve_parent(root, link).map_err(sys_err("create parent of", link))?;
+        let (parent, name) =
+            resolve_parent(root, link).map_err(sys_err("create parent of", link))?;
         match symlinkat(target, parent.fd.as_fd(), name.as_os_str()) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(sys_err("symlink", link)(e)),
@@ -186,23 +232,47 @@ mod tests {
             .uid(5u32)
             .build()
             .unwrap();
-        let fuse = LinuxDeviceBuilder::default().path("/dev/fuse").typ(LinuxDeviceType::C).major(10).minor(229).build().unwrap();
+        let fuse = LinuxDeviceBuilder::default()
+            .path("/dev/fuse")
+            .typ(LinuxDeviceType::C)
+            .major(10)
+            .minor(229)
+            .build()
+            .unwrap();
         let spec = SpecBuilder::default()
-            .linux(LinuxBuilder::default().devices(vec![dev, fuse]).build().unwrap())
+            .linux(
+                LinuxBuilder::default()
+                    .devices(vec![dev, fuse])
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap();
         let list = device_list(&spec).unwrap();
         assert_eq!(list.len(), 7);
-        let null: Vec<_> = list.iter().filter(|d| d.path == Path::new("/dev/null")).collect();
+        let null: Vec<_> = list
+            .iter()
+            .filter(|d| d.path == Path::new("/dev/null"))
+            .collect();
         assert_eq!(null.len(), 1);
         assert_eq!((null[0].mode, null[0].uid), (0o600, 5));
-        let fuse = list.iter().find(|d| d.path == Path::new("/dev/fuse")).unwrap();
-        assert_eq!((fuse.major, fuse.minor, fuse.mode, fuse.kind), (10, 229, 0o666, SFlag::S_IFCHR));
+        let fuse = list
+            .iter()
+            .find(|d| d.path == Path::new("/dev/fuse"))
+            .unwrap();
+        assert_eq!(
+            (fuse.major, fuse.minor, fuse.mode, fuse.kind),
+            (10, 229, 0o666, SFlag::S_IFCHR)
+        );
     }
 
     #[test]
     fn device_type_a_is_rejected() {
-        let dev = LinuxDeviceBuilder::default().path("/dev/x").typ(LinuxDeviceType::A).build().unwrap();
+        let dev = LinuxDeviceBuilder::default()
+            .path("/dev/x")
+            .typ(LinuxDeviceType::A)
+            .build()
+            .unwrap();
         let spec = SpecBuilder::default()
             .linux(LinuxBuilder::default().devices(vec![dev]).build().unwrap())
             .build()
@@ -214,7 +284,13 @@ mod tests {
     #[test]
     fn bind_mounted_dev_skips_device_setup() {
         assert!(needs_setup_dev(&Spec::default()));
-        let m = MountBuilder::default().destination("/dev/").typ("none").source("/dev").options(vec!["rbind".to_string()]).build().unwrap();
+        let m = MountBuilder::default()
+            .destination("/dev/")
+            .typ("none")
+            .source("/dev")
+            .options(vec!["rbind".to_string()])
+            .build()
+            .unwrap();
         let spec = SpecBuilder::default().mounts(vec![m]).build().unwrap();
         assert!(!needs_setup_dev(&spec));
     }

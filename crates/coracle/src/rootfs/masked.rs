@@ -16,13 +16,19 @@ use oci_spec::runtime::Spec;
 use super::safe_path::{clean, open_in_root};
 use super::{invalid, sys_err, RootfsError};
 use crate::sys::mount::{
-    attr, fsconfig, fsmount, fsopen, mount_setattr, move_mount, open_tree, MountAttr, AT_EMPTY_PATH, AT_RECURSIVE,
-    FSCONFIG_CMD_CREATE, MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_T_EMPTY_PATH, OPEN_TREE_CLONE,
+    attr, fsconfig, fsmount, fsopen, mount_setattr, move_mount, open_tree, MountAttr,
+    AT_EMPTY_PATH, AT_RECURSIVE, FSCONFIG_CMD_CREATE, MOVE_MOUNT_F_EMPTY_PATH,
+    MOVE_MOUNT_T_EMPTY_PATH, OPEN_TREE_CLONE,
 };
 
 /// The new root, as the root for lookups.
 fn root() -> Result<OwnedFd, RootfsError> {
-    open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(sys_err("open", "/"))
+    open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys_err("open", "/"))
 }
 
 /// Look `path` up in the container; `None` when it does not exist (skipped, as runc does).
@@ -36,13 +42,23 @@ fn lookup(root: &OwnedFd, path: &Path) -> Result<Option<OwnedFd>, RootfsError> {
 
 /// Attach the detached mount `tree` on top of `target`.
 fn attach(tree: &OwnedFd, target: &OwnedFd, path: &Path) -> Result<(), RootfsError> {
-    move_mount(tree.as_fd(), c"", target.as_fd(), c"", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
-        .map_err(sys_err("move_mount onto", path))
+    move_mount(
+        tree.as_fd(),
+        c"",
+        target.as_fd(),
+        c"",
+        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(sys_err("move_mount onto", path))
 }
 
 fn set_attr(fd: &OwnedFd, flags: u32, set: u64, path: &Path) -> Result<(), RootfsError> {
-    let a = MountAttr { attr_set: set, ..MountAttr::default() };
-    mount_setattr(fd.as_fd(), c"", AT_EMPTY_PATH | flags, &a).map_err(sys_err("remount read-only", path))
+    let a = MountAttr {
+        attr_set: set,
+        ..MountAttr::default()
+    };
+    mount_setattr(fd.as_fd(), c"", AT_EMPTY_PATH | flags, &a)
+        .map_err(sys_err("remount read-only", path))
 }
 
 /// A `linux.readonlyPaths` entry: a recursive bind of the path onto itself whose
@@ -50,9 +66,15 @@ fn set_attr(fd: &OwnedFd, flags: u32, set: u64, path: &Path) -> Result<(), Rootf
 /// path's current nosuid/nodev/noexec).
 pub(super) fn readonly_path(path: &Path) -> Result<(), RootfsError> {
     let root = root()?;
-    let Some(target) = lookup(&root, path)? else { return Ok(()) };
-    let tree = open_tree(target.as_fd(), c"", OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH)
-        .map_err(sys_err("bind mount", path))?;
+    let Some(target) = lookup(&root, path)? else {
+        return Ok(());
+    };
+    let tree = open_tree(
+        target.as_fd(),
+        c"",
+        OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH,
+    )
+    .map_err(sys_err("bind mount", path))?;
     set_attr(&tree, 0, attr::RDONLY, path)?;
     attach(&tree, &target, path)
 }
@@ -73,7 +95,10 @@ impl DevNull {
         let st = fstat(fd.as_fd()).map_err(sys_err("stat", path))?;
         let is_chr = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
         if !is_chr || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3 {
-            return Err(invalid("linux.maskedPaths", "/dev/null is not the null device (char 1:3)"));
+            return Err(invalid(
+                "linux.maskedPaths",
+                "/dev/null is not the null device (char 1:3)",
+            ));
         }
         Ok(DevNull { fd })
     }
@@ -82,15 +107,19 @@ impl DevNull {
     /// tmpfs over a directory; a missing path is skipped.
     pub fn mask(&self, path: &Path) -> Result<(), RootfsError> {
         let root = root()?;
-        let Some(target) = lookup(&root, path)? else { return Ok(()) };
+        let Some(target) = lookup(&root, path)? else {
+            return Ok(());
+        };
         let st = fstat(target.as_fd()).map_err(sys_err("stat", path))?;
         let tree = if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
             let fs = fsopen(c"tmpfs").map_err(sys_err("fsopen tmpfs for", path))?;
-            fsconfig(fs.as_fd(), FSCONFIG_CMD_CREATE, None, None).map_err(sys_err("create tmpfs for", path))?;
+            fsconfig(fs.as_fd(), FSCONFIG_CMD_CREATE, None, None)
+                .map_err(sys_err("create tmpfs for", path))?;
             let ro = attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC;
             fsmount(fs.as_fd(), ro).map_err(sys_err("mount tmpfs on", path))?
         } else {
-            open_tree(self.fd.as_fd(), c"", OPEN_TREE_CLONE | AT_EMPTY_PATH).map_err(sys_err("bind mount /dev/null on", path))?
+            open_tree(self.fd.as_fd(), c"", OPEN_TREE_CLONE | AT_EMPTY_PATH)
+                .map_err(sys_err("bind mount /dev/null on", path))?
         };
         attach(&tree, &target, path)
     }
@@ -101,12 +130,21 @@ impl DevNull {
 pub(super) fn readonly_mounts(spec: &Spec) -> Result<(), RootfsError> {
     let root = root()?;
     for m in spec.mounts().iter().flatten() {
-        let ro = m.options().iter().flatten().fold(false, |ro, o| match o.as_str() {
-            "ro" => true,
-            "rw" => false,
-            _ => ro,
-        });
-        let bind = m.options().iter().flatten().any(|o| o == "bind" || o == "rbind") || m.typ().as_deref() == Some("bind");
+        let ro = m
+            .options()
+            .iter()
+            .flatten()
+            .fold(false, |ro, o| match o.as_str() {
+                "ro" => true,
+                "rw" => false,
+                _ => ro,
+            });
+        let bind = m
+            .options()
+            .iter()
+            .flatten()
+            .any(|o| o == "bind" || o == "rbind")
+            || m.typ().as_deref() == Some("bind");
         let tmpfs = m.typ().as_deref() == Some("tmpfs") && !bind;
         if !ro || !(tmpfs || clean(m.destination()) == Path::new("/dev")) {
             continue;

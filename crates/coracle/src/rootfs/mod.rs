@@ -31,7 +31,7 @@ use oci_spec::runtime::Spec;
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
     /// A system call on a path failed.
-    #[error("{op} {path}: {errno} ({errno:?})", errno = source.desc())]
+    #[error("{op} {path}: {desc} ({source:?})", desc = source.desc())]
     Sys {
         /// The step, e.g. "mount proc on", "mknod", "pivot_root".
         op: String,
@@ -52,14 +52,20 @@ pub enum RootfsError {
 }
 
 /// A closure for `map_err` that names the step and the path.
-pub(crate) fn sys_err(op: impl Into<String>, path: impl AsRef<Path>) -> impl FnOnce(Errno) -> RootfsError {
+pub(crate) fn sys_err(
+    op: impl Into<String>,
+    path: impl AsRef<Path>,
+) -> impl FnOnce(Errno) -> RootfsError {
     let (op, path) = (op.into(), path.as_ref().to_path_buf());
     move |source| RootfsError::Sys { op, path, source }
 }
 
 /// A [`RootfsError::Invalid`].
 pub(crate) fn invalid(field: impl Into<String>, msg: impl Into<String>) -> RootfsError {
-    RootfsError::Invalid { field: field.into(), msg: msg.into() }
+    RootfsError::Invalid {
+        field: field.into(),
+        msg: msg.into(),
+    }
 }
 
 /// Whether SELinux is enabled on the host: selinuxfs is mounted at /sys/fs/selinux.
@@ -78,7 +84,9 @@ fn selinux_enabled() -> bool {
 /// keeps at the bundle directory, as runc does.
 pub fn prepare(spec: &Spec, rootfs: &Path, in_userns: bool) -> Result<(), RootfsError> {
     let linux = spec.linux().as_ref();
-    let label = linux.and_then(|l| l.mount_label().as_deref()).filter(|l| !l.is_empty());
+    let label = linux
+        .and_then(|l| l.mount_label().as_deref())
+        .filter(|l| !l.is_empty());
     // Fail closed: a label we cannot apply would leave the mounts unconfined.
     if label.is_some() && !selinux_enabled() {
         return Err(invalid("linux.mountLabel", "selinux is not enabled"));
@@ -86,9 +94,17 @@ pub fn prepare(spec: &Spec, rootfs: &Path, in_userns: bool) -> Result<(), Rootfs
     let prop = propagation::root_propagation(spec)?;
     propagation::prepare_root(rootfs, prop)?;
     // Opened after the self-bind, so the fd is the root of the new bind mount.
-    let root = open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(sys_err("open rootfs", rootfs))?;
-    let ctx = mounts::Ctx { root: root.as_fd(), in_userns, label };
+    let root = open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys_err("open rootfs", rootfs))?;
+    let ctx = mounts::Ctx {
+        root: root.as_fd(),
+        in_userns,
+        label,
+    };
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         mounts::mount_entry(&ctx, i, m)?;
     }
@@ -120,10 +136,18 @@ pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
         propagation::apply_to_root(prop)?;
     }
     let linux = spec.linux().as_ref();
-    for p in linux.and_then(|l| l.readonly_paths().as_ref()).into_iter().flatten() {
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
         masked::readonly_path(Path::new(p))?;
     }
-    let masked_paths: Vec<&String> = linux.and_then(|l| l.masked_paths().as_ref()).into_iter().flatten().collect();
+    let masked_paths: Vec<&String> = linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+        .collect();
     if !masked_paths.is_empty() {
         let null = masked::DevNull::open()?;
         for p in masked_paths {
@@ -131,10 +155,19 @@ pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
         }
     }
     masked::readonly_mounts(spec)?;
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
         masked::readonly_root()?;
     }
-    let umask = spec.process().as_ref().and_then(|p| p.user().umask()).unwrap_or(0o022);
+    let umask = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.user().umask())
+        .unwrap_or(0o022);
     nix::sys::stat::umask(Mode::from_bits_truncate(umask));
     Ok(())
 }

@@ -76,13 +76,25 @@ static OPTIONS: &[(&str, Opt)] = &[
     ("symfollow", clr(MS_NOSYMFOLLOW)),
     ("sync", set(MsFlags::MS_SYNCHRONOUS)),
     ("private", Opt::Propagation(MsFlags::MS_PRIVATE)),
-    ("rprivate", Opt::Propagation(MsFlags::MS_PRIVATE.union(MsFlags::MS_REC))),
+    (
+        "rprivate",
+        Opt::Propagation(MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ),
     ("shared", Opt::Propagation(MsFlags::MS_SHARED)),
-    ("rshared", Opt::Propagation(MsFlags::MS_SHARED.union(MsFlags::MS_REC))),
+    (
+        "rshared",
+        Opt::Propagation(MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ),
     ("slave", Opt::Propagation(MsFlags::MS_SLAVE)),
-    ("rslave", Opt::Propagation(MsFlags::MS_SLAVE.union(MsFlags::MS_REC))),
+    (
+        "rslave",
+        Opt::Propagation(MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+    ),
     ("unbindable", Opt::Propagation(MsFlags::MS_UNBINDABLE)),
-    ("runbindable", Opt::Propagation(MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC))),
+    (
+        "runbindable",
+        Opt::Propagation(MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
+    ),
     ("rro", rset(attr::RDONLY)),
     ("rrw", rclr(attr::RDONLY)),
     ("rnosuid", rset(attr::NOSUID)),
@@ -154,15 +166,25 @@ impl MountOptions {
 pub(crate) fn parse(options: &[String]) -> MountOptions {
     let mut out = MountOptions::default();
     for o in options {
-        match OPTIONS.iter().find(|(name, _)| name == o).map(|(_, opt)| *opt) {
+        match OPTIONS
+            .iter()
+            .find(|(name, _)| name == o)
+            .map(|(_, opt)| *opt)
+        {
             Some(Opt::Flag { clear: false, flag }) => out.flags |= flag,
             Some(Opt::Flag { clear: true, flag }) => out.flags &= !flag,
             Some(Opt::Propagation(p)) => out.propagation.push(p),
-            Some(Opt::RecAttr { clear: true, attr: a }) => {
+            Some(Opt::RecAttr {
+                clear: true,
+                attr: a,
+            }) => {
                 out.rec_clr |= a;
                 out.rec_set &= !a;
             }
-            Some(Opt::RecAttr { clear: false, attr: a }) => {
+            Some(Opt::RecAttr {
+                clear: false,
+                attr: a,
+            }) => {
                 out.rec_set |= a;
                 out.rec_clr &= !a;
                 // mount_setattr(2): an atime mode in attr_set needs the whole
@@ -212,10 +234,16 @@ mod tests {
     #[test]
     fn flags_set_and_clear_in_order() {
         let o = p(&["ro", "nosuid", "nodev", "rw", "noexec"]);
-        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC
+        );
         assert!(o.data.is_empty());
         let o = p(&["rbind", "ro", "nosymfollow"]);
-        assert_eq!(o.flags, MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY | MS_NOSYMFOLLOW);
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY | MS_NOSYMFOLLOW
+        );
     }
 
     #[test]
@@ -228,7 +256,10 @@ mod tests {
     #[test]
     fn propagation_kept_in_order() {
         let o = p(&["rslave", "private"]);
-        assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC, MsFlags::MS_PRIVATE]);
+        assert_eq!(
+            o.propagation,
+            vec![MsFlags::MS_SLAVE | MsFlags::MS_REC, MsFlags::MS_PRIVATE]
+        );
         assert!(o.flags.is_empty());
     }
 

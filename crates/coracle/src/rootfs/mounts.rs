@@ -12,7 +12,9 @@ use nix::sys::statvfs::{fstatvfs, FsFlags};
 use oci_spec::runtime::Mount;
 
 use super::mount_options::{parse, MountOptions};
-use super::safe_path::{clean, is_under, open_in_root, proc_fd_path, resolve, resolve_parent, Create, Resolved};
+use super::safe_path::{
+    clean, is_under, open_in_root, proc_fd_path, resolve, resolve_parent, Create, Resolved,
+};
 use super::{invalid, sys_err, RootfsError};
 use crate::sys::mount::{attr, mount_setattr, MountAttr, AT_EMPTY_PATH, AT_RECURSIVE};
 
@@ -61,7 +63,10 @@ impl Entry<'_> {
     }
 
     fn source(&self) -> PathBuf {
-        self.m.source().clone().unwrap_or_else(|| PathBuf::from(self.typ))
+        self.m
+            .source()
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(self.typ))
     }
 
     /// mount(2) data: the options, plus the SELinux context where labels apply.
@@ -86,7 +91,10 @@ pub(super) fn mount_entry(ctx: &Ctx<'_>, i: usize, m: &Mount) -> Result<(), Root
         opts: parse(m.options().as_deref().unwrap_or(&[])),
     };
     if e.opts.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-        return Err(invalid(e.field("options"), "idmapped mounts are not supported"));
+        return Err(invalid(
+            e.field("options"),
+            "idmapped mounts are not supported",
+        ));
     }
     if e.opts.copy_up {
         return Err(invalid(e.field("options"), "tmpcopyup is not supported"));
@@ -98,12 +106,18 @@ pub(super) fn mount_entry(ctx: &Ctx<'_>, i: usize, m: &Mount) -> Result<(), Root
         bind_entry(ctx, &e)?
     } else {
         match e.typ {
-            "" => return Err(invalid(e.field("type"), "required for a mount without bind")),
+            "" => {
+                return Err(invalid(
+                    e.field("type"),
+                    "required for a mount without bind",
+                ))
+            }
             "proc" | "sysfs" => special_fs(ctx, &e)?,
             "cgroup" => cgroup(ctx, &e)?,
             "tmpfs" => tmpfs(ctx, &e)?,
             _ => {
-                let r = resolve(ctx.root, e.dest, Create::Dir).map_err(sys_err("create mount point", e.dest))?;
+                let r = resolve(ctx.root, e.dest, Create::Dir)
+                    .map_err(sys_err("create mount point", e.dest))?;
                 check_proc_dest(&e, &r.path, None)?;
                 fs_mount(ctx, &e, &r, without_ro_on_dev(&e))?;
                 r.path
@@ -126,14 +140,25 @@ fn without_ro_on_dev(e: &Entry<'_>) -> MsFlags {
 fn fs_mount(ctx: &Ctx<'_>, e: &Entry<'_>, r: &Resolved, flags: MsFlags) -> Result<(), RootfsError> {
     let data = e.data(ctx);
     let data = (!data.is_empty()).then_some(data.as_str());
-    mount(Some(&e.source()), &proc_fd_path(r.fd.as_fd()), Some(e.typ), flags, data)
-        .map_err(sys_err(format!("mount {} on", e.typ), e.dest))
+    mount(
+        Some(&e.source()),
+        &proc_fd_path(r.fd.as_fd()),
+        Some(e.typ),
+        flags,
+        data,
+    )
+    .map_err(sys_err(format!("mount {} on", e.typ), e.dest))
 }
 
 /// proc and sysfs: only on a real directory (never through a symlink).
 fn special_fs(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
-    let (parent, name) = resolve_parent(ctx.root, e.dest).map_err(sys_err("create mount point", e.dest))?;
-    match fstatat(parent.fd.as_fd(), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+    let (parent, name) =
+        resolve_parent(ctx.root, e.dest).map_err(sys_err("create mount point", e.dest))?;
+    match fstatat(
+        parent.fd.as_fd(),
+        name.as_os_str(),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    ) {
         Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR => {
             let msg = format!("{} must be mounted on an ordinary directory", e.typ);
             return Err(invalid(e.field("destination"), msg));
@@ -141,14 +166,24 @@ fn special_fs(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
         Ok(_) | Err(Errno::ENOENT) => {}
         Err(err) => return Err(sys_err("stat", e.dest)(err)),
     }
-    let r = resolve(ctx.root, e.dest, Create::Dir).map_err(sys_err("create mount point", e.dest))?;
+    let r =
+        resolve(ctx.root, e.dest, Create::Dir).map_err(sys_err("create mount point", e.dest))?;
     check_proc_dest(e, &r.path, None)?;
     match fs_mount(ctx, e, &r, e.opts.flags) {
         // A user namespace without its own network namespace cannot mount sysfs:
         // bind the host's /sys instead, as runc does.
-        Err(RootfsError::Sys { source: Errno::EPERM, .. }) if e.typ == "sysfs" && ctx.in_userns => {
+        Err(RootfsError::Sys {
+            source: Errno::EPERM,
+            ..
+        }) if e.typ == "sysfs" && ctx.in_userns => {
             let src = open_source(e, Path::new("/sys"))?;
-            bind_onto(e, &src, ctx.root, &r, e.opts.flags | MsFlags::MS_BIND | MsFlags::MS_REC)?;
+            bind_onto(
+                e,
+                &src,
+                ctx.root,
+                &r,
+                e.opts.flags | MsFlags::MS_BIND | MsFlags::MS_REC,
+            )?;
         }
         other => other?,
     }
@@ -161,16 +196,22 @@ fn tmpfs(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
     let (r, existed) = match resolve(ctx.root, e.dest, Create::Nothing) {
         Ok(r) => (r, true),
         Err(Errno::ENOENT) => {
-            let r = resolve(ctx.root, e.dest, Create::Dir).map_err(sys_err("create mount point", e.dest))?;
+            let r = resolve(ctx.root, e.dest, Create::Dir)
+                .map_err(sys_err("create mount point", e.dest))?;
             (r, false)
         }
         Err(err) => return Err(sys_err("resolve", e.dest)(err)),
     };
     check_proc_dest(e, &r.path, None)?;
-    let mut e2 = Entry { opts: e.opts.clone(), ..*e };
+    let mut e2 = Entry {
+        opts: e.opts.clone(),
+        ..*e
+    };
     if existed {
         let st = fstat(r.fd.as_fd()).map_err(sys_err("stat", e.dest))?;
-        e2.opts.data.insert(0, format!("mode={:04o}", st.st_mode & 0o7777));
+        e2.opts
+            .data
+            .insert(0, format!("mode={:04o}", st.st_mode & 0o7777));
     }
     fs_mount(ctx, &e2, &r, e.opts.flags - MsFlags::MS_RDONLY)?;
     Ok(r.path)
@@ -183,13 +224,25 @@ fn tmpfs(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
 /// hierarchy below is covered. (runc instead builds a tmpfs with one bind per
 /// hierarchy; the recursive bind shows the same hierarchies at the same paths.)
 fn cgroup(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
-    let r = resolve(ctx.root, e.dest, Create::Dir).map_err(sys_err("create mount point", e.dest))?;
+    let r =
+        resolve(ctx.root, e.dest, Create::Dir).map_err(sys_err("create mount point", e.dest))?;
     check_proc_dest(e, &r.path, None)?;
-    let v2 = statfs(CGROUP_ROOT).map(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC).unwrap_or(false);
+    let v2 = statfs(CGROUP_ROOT)
+        .map(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false);
     if v2 {
-        let e2 = Entry { typ: "cgroup2", ..Entry { opts: e.opts.clone(), ..*e } };
+        let e2 = Entry {
+            typ: "cgroup2",
+            ..Entry {
+                opts: e.opts.clone(),
+                ..*e
+            }
+        };
         match fs_mount(ctx, &e2, &r, e.opts.flags) {
-            Err(RootfsError::Sys { source: Errno::EPERM | Errno::EBUSY, .. }) => {
+            Err(RootfsError::Sys {
+                source: Errno::EPERM | Errno::EBUSY,
+                ..
+            }) => {
                 let src = open_source(e, &own_cgroup_v2_path())?;
                 bind_onto(e, &src, ctx.root, &r, e.opts.flags | MsFlags::MS_BIND)?;
             }
@@ -211,7 +264,10 @@ fn cgroup(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
     .fold(0, |acc, (_, a)| acc | a);
     if set != 0 {
         let fd = reopen(ctx.root, e, &r.path)?;
-        let attr = MountAttr { attr_set: set, ..MountAttr::default() };
+        let attr = MountAttr {
+            attr_set: set,
+            ..MountAttr::default()
+        };
         mount_setattr(fd.as_fd(), c"", AT_EMPTY_PATH | AT_RECURSIVE, &attr)
             .map_err(sys_err("set recursive attributes of", e.dest))?;
     }
@@ -220,9 +276,14 @@ fn cgroup(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
 
 /// /sys/fs/cgroup/<our cgroup> from /proc/self/cgroup's `0::` line, or the root.
 fn own_cgroup_v2_path() -> PathBuf {
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|s| {
-        s.lines().find_map(|l| l.strip_prefix("0::").map(|p| p.trim_start_matches('/').to_string()))
-    });
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("0::")
+                    .map(|p| p.trim_start_matches('/').to_string())
+            })
+        });
     let p = Path::new(CGROUP_ROOT).join(own.unwrap_or_default());
     if p.is_dir() {
         p
@@ -249,17 +310,36 @@ fn bind_entry(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
 /// Open a bind source on the host (`O_PATH`, symlinks followed); a relative path
 /// resolves against the cwd, the bundle directory.
 fn open_source(e: &Entry<'_>, source: &Path) -> Result<OwnedFd, RootfsError> {
-    open(source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|err| invalid(e.field("source"), format!("open {}: {} ({err:?})", source.display(), err.desc())))
+    open(source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(|err| {
+        invalid(
+            e.field("source"),
+            format!("open {}: {} ({err:?})", source.display(), err.desc()),
+        )
+    })
 }
 
 /// Bind `src` onto `r`, then remount with the entry's flags if it has any
 /// beyond bind/rec: a bind mount ignores them. In a user namespace the source's
 /// nosuid/nodev/noexec/ro/atime flags may be locked; on EPERM retry with them added.
-fn bind_onto(e: &Entry<'_>, src: &OwnedFd, root: BorrowedFd<'_>, r: &Resolved, flags: MsFlags) -> Result<(), RootfsError> {
+fn bind_onto(
+    e: &Entry<'_>,
+    src: &OwnedFd,
+    root: BorrowedFd<'_>,
+    r: &Resolved,
+    flags: MsFlags,
+) -> Result<(), RootfsError> {
     let bind = MsFlags::MS_BIND | (flags & MsFlags::MS_REC);
-    mount(Some(&proc_fd_path(src.as_fd())), &proc_fd_path(r.fd.as_fd()), NONE, bind, NONE)
-        .map_err(sys_err(format!("bind mount {} on", e.source().display()), e.dest))?;
+    mount(
+        Some(&proc_fd_path(src.as_fd())),
+        &proc_fd_path(r.fd.as_fd()),
+        NONE,
+        bind,
+        NONE,
+    )
+    .map_err(sys_err(
+        format!("bind mount {} on", e.source().display()),
+        e.dest,
+    ))?;
     let extra = flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if extra.is_empty() {
         return Ok(());
@@ -318,25 +398,43 @@ fn reopen(root: BorrowedFd<'_>, e: &Entry<'_>, path: &Path) -> Result<OwnedFd, R
 
 /// Nothing but proc goes on /proc, and below /proc only the files lxcfs emulates:
 /// anything else could hide the masked and read-only paths or fake /proc.
-fn check_proc_dest(e: &Entry<'_>, resolved: &Path, bind_src: Option<&OwnedFd>) -> Result<(), RootfsError> {
+fn check_proc_dest(
+    e: &Entry<'_>,
+    resolved: &Path,
+    bind_src: Option<&OwnedFd>,
+) -> Result<(), RootfsError> {
     let proc = Path::new("/proc");
     if !is_under(resolved, proc) {
         return Ok(());
     }
     if resolved == proc {
         let ok = match bind_src {
-            Some(src) => fstatfs(src.as_fd()).map(|s| s.filesystem_type() == PROC_SUPER_MAGIC).unwrap_or(false),
+            Some(src) => fstatfs(src.as_fd())
+                .map(|s| s.filesystem_type() == PROC_SUPER_MAGIC)
+                .unwrap_or(false),
             None => e.typ == "proc",
         };
         if ok {
             return Ok(());
         }
-        return Err(invalid(e.field("destination"), format!("{} cannot be mounted because it is not of type proc", resolved.display())));
+        return Err(invalid(
+            e.field("destination"),
+            format!(
+                "{} cannot be mounted because it is not of type proc",
+                resolved.display()
+            ),
+        ));
     }
     if PROC_ALLOWED.iter().any(|a| Path::new(a) == resolved) {
         return Ok(());
     }
-    Err(invalid(e.field("destination"), format!("{} cannot be mounted because it is inside /proc", resolved.display())))
+    Err(invalid(
+        e.field("destination"),
+        format!(
+            "{} cannot be mounted because it is inside /proc",
+            resolved.display()
+        ),
+    ))
 }
 
 /// Propagation changes, then recursive attributes, on the new mount.
@@ -347,7 +445,8 @@ fn finish(ctx: &Ctx<'_>, e: &Entry<'_>, path: &Path) -> Result<(), RootfsError> 
     }
     let fd = reopen(ctx.root, e, path)?;
     for p in &e.opts.propagation {
-        mount(NONE, &proc_fd_path(fd.as_fd()), NONE, *p, NONE).map_err(sys_err("set propagation of", e.dest))?;
+        mount(NONE, &proc_fd_path(fd.as_fd()), NONE, *p, NONE)
+            .map_err(sys_err("set propagation of", e.dest))?;
     }
     if let Some(attr) = rec {
         mount_setattr(fd.as_fd(), c"", AT_EMPTY_PATH | AT_RECURSIVE, &attr)

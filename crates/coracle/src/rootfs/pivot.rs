@@ -25,7 +25,8 @@ pub(super) fn pivot_root(rootfs: &Path) -> Result<(), RootfsError> {
     fchdir(&old_root).map_err(sys_err("chdir", "old root"))?;
     // rslave, not rprivate, so the unmount cannot reach the host while host
     // tools that still see these mounts keep working.
-    mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE).map_err(sys_err("set propagation of", "old root"))?;
+    mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
+        .map_err(sys_err("set propagation of", "old root"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(sys_err("unmount", "old root"))?;
     chdir("/").map_err(sys_err("chdir", "/"))
 }
@@ -42,21 +43,26 @@ pub(super) fn move_root(rootfs: &Path) -> Result<(), RootfsError> {
         match umount2(&p, MntFlags::MNT_DETACH) {
             Ok(()) => {}
             Err(Errno::EINVAL | Errno::EPERM) => {
-                mount(Some("tmpfs"), &p, Some("tmpfs"), MsFlags::empty(), NONE).map_err(sys_err("mount tmpfs on", &p))?
+                mount(Some("tmpfs"), &p, Some("tmpfs"), MsFlags::empty(), NONE)
+                    .map_err(sys_err("mount tmpfs on", &p))?
             }
             Err(e) => return Err(sys_err("unmount", &p)(e)),
         }
     }
     chdir(rootfs).map_err(sys_err("chdir", rootfs))?;
-    mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE).map_err(sys_err("move mount to /", rootfs))?;
+    mount(Some(rootfs), "/", NONE, MsFlags::MS_MOVE, NONE)
+        .map_err(sys_err("move mount to /", rootfs))?;
     chroot(".").map_err(sys_err("chroot", rootfs))?;
     chdir("/").map_err(sys_err("chdir", "/"))
 }
 
 /// Mount points of proc and sysfs outside `rootfs`, deepest first.
 fn host_proc_sys_mounts(rootfs: &Path) -> Result<Vec<PathBuf>, RootfsError> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| sys_err("read", "/proc/self/mountinfo")(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| {
+        sys_err("read", "/proc/self/mountinfo")(Errno::from_raw(
+            e.raw_os_error().unwrap_or(libc::EIO),
+        ))
+    })?;
     let mut out: Vec<PathBuf> = info
         .lines()
         .filter_map(parse_mountinfo_line)
@@ -82,7 +88,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -100,9 +109,15 @@ mod tests {
     #[test]
     fn mountinfo_line_parsing() {
         let l = "36 35 98:0 /mnt1 /mnt/with\\040space rw,noatime master:1 - ext3 /dev/root rw,errors=continue";
-        assert_eq!(parse_mountinfo_line(l), Some((PathBuf::from("/mnt/with space"), "ext3".to_string())));
+        assert_eq!(
+            parse_mountinfo_line(l),
+            Some((PathBuf::from("/mnt/with space"), "ext3".to_string()))
+        );
         let l = "22 27 0:21 / /proc rw,relatime - proc proc rw";
-        assert_eq!(parse_mountinfo_line(l), Some((PathBuf::from("/proc"), "proc".to_string())));
+        assert_eq!(
+            parse_mountinfo_line(l),
+            Some((PathBuf::from("/proc"), "proc".to_string()))
+        );
         assert_eq!(parse_mountinfo_line("garbage"), None);
     }
 }

@@ -12,7 +12,11 @@ const NONE: Option<&str> = None;
 
 /// `linux.rootfsPropagation` as mount flags; `None` when unset.
 pub(super) fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>, RootfsError> {
-    let Some(p) = spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_deref()) else {
+    let Some(p) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    else {
         return Ok(None);
     };
     let flags = match p {
@@ -25,7 +29,12 @@ pub(super) fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>, RootfsErr
         "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
         "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
         "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        other => return Err(invalid("linux.rootfsPropagation", format!("unknown propagation {other:?}"))),
+        other => {
+            return Err(invalid(
+                "linux.rootfsPropagation",
+                format!("unknown propagation {other:?}"),
+            ))
+        }
     };
     Ok(Some(flags))
 }
@@ -38,8 +47,14 @@ pub(super) fn prepare_root(rootfs: &Path, prop: Option<MsFlags>) -> Result<(), R
     let flags = prop.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount(NONE, "/", NONE, flags, NONE).map_err(sys_err("set propagation of", "/"))?;
     parent_mount_private(rootfs)?;
-    mount(Some(rootfs), rootfs, Some("bind"), MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
-        .map_err(sys_err("bind mount rootfs on", rootfs))
+    mount(
+        Some(rootfs),
+        rootfs,
+        Some("bind"),
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        NONE,
+    )
+    .map_err(sys_err("bind mount rootfs on", rootfs))
 }
 
 /// Make the mount holding `path` private: walk up until MS_PRIVATE stops failing
@@ -75,9 +90,20 @@ mod tests {
     #[test]
     fn rootfs_propagation_values() {
         assert_eq!(root_propagation(&Spec::default()).unwrap(), None);
-        assert_eq!(root_propagation(&spec_with("rshared")).unwrap(), Some(MsFlags::MS_SHARED | MsFlags::MS_REC));
-        assert_eq!(root_propagation(&spec_with("private")).unwrap(), Some(MsFlags::MS_PRIVATE));
-        let err = root_propagation(&spec_with("sideways")).unwrap_err().to_string();
-        assert_eq!(err, "linux.rootfsPropagation: unknown propagation \"sideways\"");
+        assert_eq!(
+            root_propagation(&spec_with("rshared")).unwrap(),
+            Some(MsFlags::MS_SHARED | MsFlags::MS_REC)
+        );
+        assert_eq!(
+            root_propagation(&spec_with("private")).unwrap(),
+            Some(MsFlags::MS_PRIVATE)
+        );
+        let err = root_propagation(&spec_with("sideways"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "linux.rootfsPropagation: unknown propagation \"sideways\""
+        );
     }
 }

@@ -50,7 +50,12 @@ fn components(path: &Path) -> impl Iterator<Item = OsString> + '_ {
 }
 
 fn open_path(dir: BorrowedFd<'_>, name: &OsStr) -> nix::Result<OwnedFd> {
-    openat(dir, name, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
+    openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// Resolve `path` inside `root`, creating missing components as `create` says.
@@ -74,8 +79,18 @@ pub(crate) fn resolve(root: BorrowedFd<'_>, path: &Path, create: Create) -> nix:
             Err(Errno::ENOENT) if create != Create::Nothing => {
                 let last = pending.is_empty();
                 let made = if last && create == Create::File {
-                    let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_WRONLY;
-                    openat(parent, name.as_os_str(), flags, Mode::from_bits_truncate(0o644)).map(drop)
+                    let flags = OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC
+                        | OFlag::O_WRONLY;
+                    openat(
+                        parent,
+                        name.as_os_str(),
+                        flags,
+                        Mode::from_bits_truncate(0o644),
+                    )
+                    .map(drop)
                 } else {
                     mkdirat(parent, name.as_os_str(), Mode::from_bits_truncate(0o755))
                 };
@@ -120,7 +135,12 @@ pub(crate) fn resolve(root: BorrowedFd<'_>, path: &Path, create: Create) -> nix:
     let path = in_root_path(&stack);
     let fd = match stack.pop() {
         Some((fd, _)) => fd,
-        None => openat(root, ".", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?,
+        None => openat(
+            root,
+            ".",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?,
     };
     Ok(Resolved { fd, path })
 }
@@ -136,7 +156,10 @@ fn in_root_path(stack: &[(OwnedFd, OsString)]) -> PathBuf {
 /// Resolve the parent of `path` inside `root` (creating missing directories) and
 /// return it with the final name, for calls that create the final entry
 /// themselves (mknodat, symlinkat).
-pub(crate) fn resolve_parent(root: BorrowedFd<'_>, path: &Path) -> nix::Result<(Resolved, OsString)> {
+pub(crate) fn resolve_parent(
+    root: BorrowedFd<'_>,
+    path: &Path,
+) -> nix::Result<(Resolved, OsString)> {
     let name = match path.components().next_back() {
         Some(Component::Normal(n)) => n.to_os_string(),
         _ => return Err(Errno::EINVAL),
@@ -154,7 +177,11 @@ pub(crate) fn open_in_root(root: BorrowedFd<'_>, path: &Path) -> nix::Result<Own
     // openat2 wants a relative path for RESOLVE_IN_ROOT to be obvious; "/" works too,
     // but strip it so an empty path becomes ".".
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
     openat2(root, rel, how)
 }
 
@@ -196,7 +223,10 @@ mod tests {
         fn new(tag: &str) -> TempDir {
             static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
             let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let p = PathBuf::from(format!("/tmp/coracle-safepath-{tag}-{}-{n}", std::process::id()));
+            let p = PathBuf::from(format!(
+                "/tmp/coracle-safepath-{tag}-{}-{n}",
+                std::process::id()
+            ));
             let _ = fs::remove_dir_all(&p);
             fs::create_dir_all(p.join("root")).unwrap();
             TempDir(p)
@@ -205,7 +235,12 @@ mod tests {
             self.0.join("root")
         }
         fn root_fd(&self) -> OwnedFd {
-            nix::fcntl::open(&self.root(), OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).unwrap()
+            nix::fcntl::open(
+                &self.root(),
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .unwrap()
         }
     }
     impl Drop for TempDir {
@@ -223,7 +258,12 @@ mod tests {
     fn absolute_symlink_stays_in_root() {
         let t = TempDir::new("abs");
         symlink("/etc", t.root().join("link")).unwrap();
-        let r = resolve(t.root_fd().as_fd(), Path::new("/link/passwd-marker"), Create::Dir).unwrap();
+        let r = resolve(
+            t.root_fd().as_fd(),
+            Path::new("/link/passwd-marker"),
+            Create::Dir,
+        )
+        .unwrap();
         assert_eq!(r.path, Path::new("/etc/passwd-marker"));
         assert_eq!(real(&r.fd), t.root().join("etc/passwd-marker"));
         assert!(!Path::new("/etc/passwd-marker").exists());
@@ -234,7 +274,12 @@ mod tests {
         let t = TempDir::new("dotdot");
         fs::create_dir(t.root().join("a")).unwrap();
         symlink("../../../../../../..", t.root().join("a/up")).unwrap();
-        let r = resolve(t.root_fd().as_fd(), Path::new("/../../a/up/../escaped"), Create::Dir).unwrap();
+        let r = resolve(
+            t.root_fd().as_fd(),
+            Path::new("/../../a/up/../escaped"),
+            Create::Dir,
+        )
+        .unwrap();
         assert_eq!(r.path, Path::new("/escaped"));
         assert_eq!(real(&r.fd), t.root().join("escaped"));
         assert!(!t.0.join("escaped").exists());
@@ -245,7 +290,12 @@ mod tests {
         let t = TempDir::new("dangling");
         fs::create_dir(t.root().join("etc")).unwrap();
         symlink("../run/x/resolv.conf", t.root().join("etc/resolv.conf")).unwrap();
-        let r = resolve(t.root_fd().as_fd(), Path::new("/etc/resolv.conf"), Create::File).unwrap();
+        let r = resolve(
+            t.root_fd().as_fd(),
+            Path::new("/etc/resolv.conf"),
+            Create::File,
+        )
+        .unwrap();
         assert_eq!(r.path, Path::new("/run/x/resolv.conf"));
         assert!(t.root().join("run/x/resolv.conf").is_file());
     }
@@ -301,7 +351,10 @@ mod tests {
         let (p, name) = resolve_parent(t.root_fd().as_fd(), Path::new("/d/null")).unwrap();
         assert_eq!(name, "null");
         assert_eq!(real(&p.fd), t.root().join("dev"));
-        assert_eq!(resolve_parent(t.root_fd().as_fd(), Path::new("/")).unwrap_err(), Errno::EINVAL);
+        assert_eq!(
+            resolve_parent(t.root_fd().as_fd(), Path::new("/")).unwrap_err(),
+            Errno::EINVAL
+        );
     }
 
     #[test]

@@ -55,7 +55,12 @@ pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
 pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 
 /// mount_setattr(dirfd, path, flags, attr).
-pub fn mount_setattr(dirfd: BorrowedFd<'_>, path: &CStr, flags: u32, attr: &MountAttr) -> nix::Result<()> {
+pub fn mount_setattr(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: u32,
+    attr: &MountAttr,
+) -> nix::Result<()> {
     // SAFETY: path is NUL-terminated and attr points to a live MountAttr of the size passed.
     let ret = unsafe {
         libc::syscall(
@@ -130,7 +135,12 @@ pub fn fsopen(fstype: &CStr) -> nix::Result<OwnedFd> {
 }
 
 /// fsconfig(fs_fd, cmd, key, value, 0): `key`/`value` are `None` for commands without them.
-pub fn fsconfig(fs_fd: BorrowedFd<'_>, cmd: u32, key: Option<&CStr>, value: Option<&CStr>) -> nix::Result<()> {
+pub fn fsconfig(
+    fs_fd: BorrowedFd<'_>,
+    cmd: u32,
+    key: Option<&CStr>,
+    value: Option<&CStr>,
+) -> nix::Result<()> {
     let key = key.map_or(std::ptr::null(), CStr::as_ptr);
     let value = value.map_or(std::ptr::null(), CStr::as_ptr);
     // SAFETY: key and value are NULL or NUL-terminated strings alive for the call.
