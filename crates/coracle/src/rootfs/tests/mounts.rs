@@ -1,150 +1,14 @@
-//! prepare + pivot + finalize on the real kernel. Each test forks a child that
-//! unshares its mount namespace and makes `/` rprivate before anything else, so
-//! nothing can reach the host; the child checks what it sees from inside and
-//! reports over a pipe; the parent asserts, checks the host's mount table has
-//! no trace of the bundle, and removes it.
+//! mounts[], pivot and finalize on the real kernel.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::path::PathBuf;
 
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
-use nix::sched::{unshare, CloneFlags};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{chdir, pipe2, ForkResult};
-use oci_spec::runtime::Spec;
 
-use super::pivot::parse_mountinfo_line;
-use crate::sys::testing::{exit_now, fork};
-
-type Check = Result<(), String>;
-
-macro_rules! ensure {
-    ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
-            return Err(format!($($fmt)+));
-        }
-    };
-}
-
-/// A bundle directory under /tmp: `rootfs/` plus whatever the test adds.
-struct Bundle(PathBuf);
-
-impl Bundle {
-    fn new(tag: &str) -> Bundle {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = PathBuf::from(format!(
-            "/tmp/coracle-rootfs-{tag}-{}-{n}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        for d in ["rootfs/etc", "rootfs/tmp", "rootfs/bin"] {
-            fs::create_dir_all(dir.join(d)).unwrap();
-        }
-        fs::copy("/bin/busybox", dir.join("rootfs/bin/busybox")).unwrap();
-        fs::write(dir.join("rootfs/marker"), b"inside").unwrap();
-        Bundle(dir)
-    }
-    fn rootfs(&self) -> PathBuf {
-        self.0.join("rootfs")
-    }
-    /// Run `f` in a child with its own mount namespace and cwd at the bundle.
-    fn run(&self, f: impl FnOnce(&Bundle) -> Check) -> Check {
-        let (r, w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-        match fork().unwrap() {
-            ForkResult::Child => {
-                drop(r);
-                let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare: {e}"))?;
-                    mount(
-                        None::<&str>,
-                        "/",
-                        None::<&str>,
-                        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                        None::<&str>,
-                    )
-                    .map_err(|e| format!("rprivate: {e}"))?;
-                    chdir(&self.0).map_err(|e| format!("chdir: {e}"))?;
-                    f(self)
-                }));
-                let msg = match res {
-                    Ok(Ok(())) => String::new(),
-                    Ok(Err(e)) => e,
-                    Err(p) => p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "panic".into()),
-                };
-                let _ = fs::File::from(w).write_all(msg.as_bytes());
-                exit_now(if msg.is_empty() { 0 } else { 1 });
-            }
-            ForkResult::Parent { child } => {
-                drop(w);
-                let mut msg = String::new();
-                fs::File::from(r).read_to_string(&mut msg).unwrap();
-                let status = waitpid(child, None).unwrap();
-                let leaked = fs::read_to_string("/proc/self/mountinfo")
-                    .unwrap()
-                    .contains(self.0.to_str().unwrap());
-                assert!(
-                    !leaked,
-                    "a mount of {} leaked to the host",
-                    self.0.display()
-                );
-                if !msg.is_empty() {
-                    return Err(msg);
-                }
-                assert_eq!(status, WaitStatus::Exited(child, 0));
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Drop for Bundle {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn spec(json: &str) -> Spec {
-    let root = if json.contains(r#""root":"#) {
-        ""
-    } else {
-        r#""root":{"path":"rootfs"},"#
-    };
-    let full = format!(r#"{{"ociVersion":"1.2.0",{root}{json}}}"#);
-    serde_json::from_str(&full).unwrap_or_else(|e| panic!("{e}: {full}"))
-}
-
-/// (per-mount options, fs type, super options) of the top mount at `mp`.
-fn mountinfo(mp: &str) -> Option<(String, String, String)> {
-    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    info.lines()
-        .rfind(|l| parse_mountinfo_line(l).is_some_and(|(p, _)| p == Path::new(mp)))
-        .map(|l| {
-            let (pre, post) = l.split_once(" - ").unwrap();
-            let opts = pre.split(' ').nth(5).unwrap().to_string();
-            let mut post = post.split(' ');
-            let fstype = post.next().unwrap().to_string();
-            let sopts = post.nth(1).unwrap_or("").to_string();
-            (opts, fstype, sopts)
-        })
-}
-
-fn has_opt(opts: &str, o: &str) -> bool {
-    opts.split(',').any(|x| x == o)
-}
-
-fn write_errno(path: &str) -> Option<Errno> {
-    fs::write(path, b"x")
-        .err()
-        .map(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
-}
+use super::*;
 
 const DEFAULT_MOUNTS: &str = r#""mounts":[
   {"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]},
@@ -168,9 +32,9 @@ fn default_mounts_devices_masked_and_readonly_paths_from_inside() {
     let b = Bundle::new("default");
     let s = spec(&format!("{DEFAULT_MOUNTS},{DEFAULT_LINUX}"));
     b.run(|b| {
-        super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
-        super::pivot(&b.rootfs(), false).map_err(|e| e.to_string())?;
-        super::finalize(&s).map_err(|e| e.to_string())?;
+        crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
+        crate::rootfs::pivot(&b.rootfs(), false).map_err(|e| e.to_string())?;
+        crate::rootfs::finalize(&s).map_err(|e| e.to_string())?;
         ensure!(
             fs::read_to_string("/marker").ok().as_deref() == Some("inside"),
             "not in the rootfs after pivot"
@@ -301,9 +165,9 @@ fn root_readonly_gives_erofs() {
         r#""root":{"path":"rootfs","readonly":true},"mounts":[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/tmp","type":"tmpfs","source":"tmpfs"}]"#,
     );
     b.run(|b| {
-        super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
-        super::pivot(&b.rootfs(), false).map_err(|e| e.to_string())?;
-        super::finalize(&s).map_err(|e| e.to_string())?;
+        crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
+        crate::rootfs::pivot(&b.rootfs(), false).map_err(|e| e.to_string())?;
+        crate::rootfs::finalize(&s).map_err(|e| e.to_string())?;
         ensure!(write_errno("/newfile") == Some(Errno::EROFS), "/ writable");
         ensure!(
             write_errno("/tmp/ok").is_none(),
@@ -338,9 +202,9 @@ fn bind_mounts_ro_rro_and_files() {
             None::<&str>,
         )
         .unwrap();
-        super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
-        super::pivot(&b.rootfs(), false).map_err(|e| e.to_string())?;
-        super::finalize(&s).map_err(|e| e.to_string())?;
+        crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
+        crate::rootfs::pivot(&b.rootfs(), false).map_err(|e| e.to_string())?;
+        crate::rootfs::finalize(&s).map_err(|e| e.to_string())?;
         ensure!(write_errno("/ro/x") == Some(Errno::EROFS), "/ro writable");
         ensure!(
             write_errno("/rbind-ro/x") == Some(Errno::EROFS),
@@ -385,7 +249,7 @@ fn destinations_through_symlinks_and_dotdot_stay_in_rootfs() {
     ]"#
     ));
     b.run(|b| {
-        super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
+        crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
         let tmpfs = |p: &Path| {
             nix::sys::statfs::statfs(p)
                 .map(|s| s.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
@@ -425,7 +289,7 @@ fn mounts_inside_proc_are_refused() {
         r#""mounts":[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/proc/sys","type":"tmpfs","source":"tmpfs"}]"#,
     );
     let err = b
-        .run(|b| super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
+        .run(|b| crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
         .unwrap_err();
     assert_eq!(
         err,
@@ -433,7 +297,7 @@ fn mounts_inside_proc_are_refused() {
     );
     let s = spec(r#""mounts":[{"destination":"/proc","type":"tmpfs","source":"tmpfs"}]"#);
     let err = b
-        .run(|b| super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
+        .run(|b| crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
         .unwrap_err();
     assert_eq!(
         err,
@@ -447,7 +311,7 @@ fn proc_on_a_symlink_is_refused() {
     symlink("/etc", b.rootfs().join("proc")).unwrap();
     let s = spec(r#""mounts":[{"destination":"/proc","type":"proc","source":"proc"}]"#);
     let err = b
-        .run(|b| super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
+        .run(|b| crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
         .unwrap_err();
     assert_eq!(
         err,
@@ -460,7 +324,7 @@ fn failed_mount_names_type_destination_and_errno() {
     let b = Bundle::new("enodev");
     let s = spec(r#""mounts":[{"destination":"/x","type":"nosuchfs","source":"none"}]"#);
     let err = b
-        .run(|b| super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
+        .run(|b| crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
         .unwrap_err();
     assert_eq!(err, "mount nosuchfs on /x: No such device (ENODEV)");
 }
@@ -472,96 +336,14 @@ fn idmap_and_bad_propagation_fail_closed() {
         r#""mounts":[{"destination":"/x","type":"bind","source":"rootfs","options":["rbind","idmap"]}]"#,
     );
     let err = b
-        .run(|b| super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
+        .run(|b| crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
         .unwrap_err();
     assert_eq!(err, "mounts[0].options: idmapped mounts are not supported");
     let s = spec(r#""linux":{"mountLabel":"system_u:object_r:container_file_t:s0"}"#);
     let err = b
-        .run(|b| super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
+        .run(|b| crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string()))
         .unwrap_err();
     assert_eq!(err, "linux.mountLabel: selinux is not enabled");
-}
-
-#[test]
-fn devices_in_userns_mode_are_bind_mounts_of_host_nodes() {
-    let b = Bundle::new("userns-dev");
-    let s = spec(
-        r#""mounts":[{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["mode=755"]}]"#,
-    );
-    b.run(|b| {
-        super::prepare(&s, &b.rootfs(), true).map_err(|e| e.to_string())?;
-        let (o, t, _) = mountinfo(b.rootfs().join("dev/null").to_str().unwrap())
-            .ok_or("/dev/null is not a mount")?;
-        ensure!(t == "devtmpfs" || t == "tmpfs", "/dev/null from {t} {o}");
-        let m = fs::metadata(b.rootfs().join("dev/null")).unwrap();
-        ensure!(
-            m.file_type().is_char_device() && m.rdev() == nix::sys::stat::makedev(1, 3),
-            "not the null device"
-        );
-        Ok(())
-    })
-    .unwrap();
-}
-
-#[test]
-fn linux_devices_mknod_with_mode_and_owner() {
-    let b = Bundle::new("devices");
-    let s = spec(
-        r#""mounts":[{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["mode=755"]}],
-      "linux":{"devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":416,"uid":7,"gid":8},
-                          {"path":"/dev/loopx","type":"b","major":7,"minor":0},
-                          {"path":"/dev/fifo","type":"p"}]}"#,
-    );
-    b.run(|b| {
-        super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
-        let m = fs::symlink_metadata(b.rootfs().join("dev/fuse")).unwrap();
-        ensure!(
-            m.file_type().is_char_device() && m.rdev() == nix::sys::stat::makedev(10, 229),
-            "fuse node"
-        );
-        ensure!(
-            m.permissions().mode() & 0o7777 == 0o640 && m.uid() == 7 && m.gid() == 8,
-            "fuse mode/owner {:o}",
-            m.mode()
-        );
-        let m = fs::symlink_metadata(b.rootfs().join("dev/loopx")).unwrap();
-        ensure!(
-            m.file_type().is_block_device() && m.rdev() == nix::sys::stat::makedev(7, 0),
-            "block node"
-        );
-        ensure!(
-            fs::symlink_metadata(b.rootfs().join("dev/fifo"))
-                .unwrap()
-                .file_type()
-                .is_fifo(),
-            "fifo"
-        );
-        Ok(())
-    })
-    .unwrap();
-}
-
-#[test]
-fn masked_path_refuses_a_fake_dev_null() {
-    let b = Bundle::new("fakenull");
-    fs::create_dir(b.0.join("fakedev")).unwrap();
-    fs::write(b.0.join("fakedev/null"), b"not null").unwrap();
-    fs::write(b.rootfs().join("secret"), b"s").unwrap();
-    let s = spec(
-        r#""mounts":[{"destination":"/dev","type":"bind","source":"fakedev","options":["rbind"]}],
-      "linux":{"maskedPaths":["/secret"]}"#,
-    );
-    let err = b
-        .run(|b| {
-            super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
-            super::pivot(&b.rootfs(), false).map_err(|e| e.to_string())?;
-            super::finalize(&s).map_err(|e| e.to_string())
-        })
-        .unwrap_err();
-    assert_eq!(
-        err,
-        "linux.maskedPaths: /dev/null is not the null device (char 1:3)"
-    );
 }
 
 #[test]
@@ -569,9 +351,9 @@ fn no_pivot_moves_rootfs_to_slash() {
     let b = Bundle::new("nopivot");
     let s = spec(r#""mounts":[{"destination":"/proc","type":"proc","source":"proc"}]"#);
     b.run(|b| {
-        super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
-        super::pivot(&b.rootfs(), true).map_err(|e| e.to_string())?;
-        super::finalize(&s).map_err(|e| e.to_string())?;
+        crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
+        crate::rootfs::pivot(&b.rootfs(), true).map_err(|e| e.to_string())?;
+        crate::rootfs::finalize(&s).map_err(|e| e.to_string())?;
         ensure!(
             fs::read_to_string("/marker").ok().as_deref() == Some("inside"),
             "not in the rootfs"
@@ -595,9 +377,9 @@ fn mount_propagation_options_apply() {
       {"destination":"/plain","type":"tmpfs","source":"tmpfs"}]"#,
     );
     b.run(|b| {
-        super::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
-        super::pivot(&b.rootfs(), false).map_err(|e| e.to_string())?;
-        super::finalize(&s).map_err(|e| e.to_string())?;
+        crate::rootfs::prepare(&s, &b.rootfs(), false).map_err(|e| e.to_string())?;
+        crate::rootfs::pivot(&b.rootfs(), false).map_err(|e| e.to_string())?;
+        crate::rootfs::finalize(&s).map_err(|e| e.to_string())?;
         let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
         let line = |mp: &str| {
             info.lines()
