@@ -388,3 +388,57 @@ fn mount_destination_with_dotdot_is_syntactically_fine() {
     );
     parse_value(&doc).unwrap();
 }
+
+/// Writes the fuzz seeds (`fuzz/seeds/config/`) from the configs these tests use:
+/// `CORACLE_FUZZ_SEEDS=fuzz/seeds/config cargo test -p coracle write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes files; run by hand to refresh the fuzz seeds"]
+fn write_fuzz_seeds() {
+    let dir = PathBuf::from(std::env::var("CORACLE_FUZZ_SEEDS").expect("CORACLE_FUZZ_SEEDS"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut seeds = vec![
+        ("default.json", default_spec()),
+        ("every-field.json", every_field()),
+        (
+            "runc-1.1.5.json",
+            serde_json::from_str(include_str!("../testdata/runc-1.1.5-spec.json")).unwrap(),
+        ),
+    ];
+    let mut userns = default_spec();
+    set(
+        &mut userns,
+        "/linux/namespaces/5",
+        json!({ "type": "user" }),
+    );
+    set(
+        &mut userns,
+        "/linux/uidMappings",
+        json!([{ "containerID": 0, "hostID": 1000, "size": 1 }]),
+    );
+    set(
+        &mut userns,
+        "/linux/gidMappings",
+        json!([{ "containerID": 0, "hostID": 1000, "size": 1 }]),
+    );
+    seeds.push(("userns.json", userns));
+    let mut joined = default_spec();
+    set(
+        &mut joined,
+        "/linux/namespaces/1/path",
+        json!("/proc/self/ns/net"),
+    );
+    set(
+        &mut joined,
+        "/linux/sysctl",
+        json!({ "net.ipv4.ip_forward": "1", "kernel.shmmax": "1" }),
+    );
+    seeds.push(("joined-netns-sysctl.json", joined));
+    for (name, v) in seeds {
+        std::fs::write(dir.join(name), serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    }
+    std::fs::write(
+        dir.join("truncated.json"),
+        b"{\"ociVersion\": \"1.0.2\", \"process\": {\"args\": [",
+    )
+    .unwrap();
+}
