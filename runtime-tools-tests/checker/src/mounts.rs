@@ -111,7 +111,11 @@ fn check_opt(opt: &str, m: &MountInfo, all: &[MountInfo]) -> Option<Result<(), S
         }
         _ if m.fstype == "tmpfs" && opt.starts_with("mode=") => {
             let want = u32::from_str_radix(&opt[5..], 8).ok();
-            let got = m.sopts.iter().find_map(|s| s.strip_prefix("mode=")).and_then(|s| u32::from_str_radix(s, 8).ok());
+            // The kernel omits mode= when it is tmpfs's default, 1777.
+            let got = match m.sopts.iter().find_map(|s| s.strip_prefix("mode=")) {
+                Some(s) => u32::from_str_radix(s, 8).ok(),
+                None => Some(0o1777),
+            };
             if got == want {
                 Ok(())
             } else {
@@ -160,7 +164,9 @@ pub fn check(r: &mut Report, cfg: &Value) {
         let has = |p: &str| tags.iter().any(|t| t.starts_with(p));
         let ok = match prop.trim_start_matches('r') {
             "shared" => has("shared:"),
-            "slave" => has("master:") && !has("shared:"),
+            // A slave of a mount that was private has no master: "slave" promises only that
+            // nothing propagates out of the container.
+            "slave" => !has("shared:"),
             "private" => !has("shared:") && !has("master:"),
             "unbindable" => has("unbindable"),
             _ => false,
@@ -185,12 +191,46 @@ pub fn check(r: &mut Report, cfg: &Value) {
         let m = top(&norm(p));
         let ro = m.as_ref().is_some_and(|m| m.opts.iter().any(|o| o == "ro"));
         r.check(&format!("{name}.mounted-ro"), ro, || format!("mountinfo {m:?}"));
-        let res = if md.is_dir() {
-            std::fs::File::create(format!("{p}/rtt-ro-probe")).map(|_| ())
-        } else {
-            std::fs::OpenOptions::new().write(true).open(p).map(|_| ())
+        // Opening an existing file for writing must fail on the read-only mount (creating a
+        // new name in procfs fails with ENOENT before the read-only check).
+        let Some(file) = first_file_or_self(p, &md) else {
+            continue;
         };
+        let res = std::fs::OpenOptions::new().write(true).open(&file);
         let e = res.err().and_then(|e| e.raw_os_error());
         r.eq(&format!("{name}.write-fails-erofs"), e, Some(libc::EROFS));
     }
+}
+
+fn first_file_or_self(p: &str, md: &std::fs::Metadata) -> Option<std::path::PathBuf> {
+    if md.is_dir() {
+        first_file(std::path::Path::new(p), 2)
+    } else {
+        writable_by_me(md).then(|| p.into())
+    }
+}
+
+/// Whether our own permissions let us write this regular file (so a write failure can only be
+/// the read-only mount, not plain EACCES).
+fn writable_by_me(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    m.is_file() && (m.mode() & 0o002 != 0 || (m.uid() == euid && m.mode() & 0o200 != 0))
+}
+
+/// The first regular file we may write at most `depth` levels below `dir`.
+fn first_file(dir: &std::path::Path, depth: u32) -> Option<std::path::PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    if let Some(f) = entries.iter().find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| writable_by_me(&m))) {
+        return Some(f.clone());
+    }
+    if depth == 0 {
+        return None;
+    }
+    entries
+        .iter()
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+        .find_map(|d| first_file(d, depth - 1))
 }

@@ -152,8 +152,8 @@ fn cap_names(m: u64) -> Vec<&'static str> {
 
 /// The five sets as the kernel leaves them after the runtime's execve of this (capability-less,
 /// non-setuid) file: for a non-root user permitted = effective = ambient; for uid 0 the file
-/// counts as fully privileged, so permitted = effective = bounding | inheritable and ambient is
-/// cleared (capabilities(7), "Transformation of capabilities during execve()").
+/// counts as fully privileged, so permitted = effective = bounding | inheritable | ambient
+/// (capabilities(7), "Transformation of capabilities during execve()").
 fn check_caps(r: &mut Report, p: &Value, uid: u64) {
     let c = &p["capabilities"];
     if c.is_null() {
@@ -163,16 +163,18 @@ fn check_caps(r: &mut Report, p: &Value, uid: u64) {
     let inh = cap_mask(&c["inheritable"]);
     let amb = cap_mask(&c["ambient"]);
     let nnp = p["noNewPrivileges"].as_bool().unwrap_or(false);
-    let (prm, eff, amb) = if uid == 0 {
-        // With no_new_privs the kernel never lets execve gain capabilities beyond the old
-        // permitted set.
-        let mut full = bnd | inh;
+    // The kernel only lets ambient hold capabilities that are permitted and inheritable; the
+    // spec lets a runtime drop (with a warning) what cannot be granted.
+    let amb = amb & inh & cap_mask(&c["permitted"]);
+    let (prm, eff) = if uid == 0 {
+        // With no_new_privs execve never gains capabilities beyond the old permitted set.
+        let mut full = bnd | inh | amb;
         if nnp {
             full &= cap_mask(&c["permitted"]);
         }
-        (full, full, 0)
+        (full, full)
     } else {
-        (amb, amb, amb)
+        (amb, amb)
     };
     let known = (1u64 << CAPS.len()) - 1;
     for (set, field, want) in [

@@ -17,6 +17,7 @@ pub fn tests() -> Vec<Test> {
         Test { group: "root", name: "propagation-slave", run: |t| propagation(t, "slave") },
         Test { group: "mounts", name: "types-and-options", run: mount_options },
         Test { group: "mounts", name: "order", run: mount_order },
+        Test { group: "mounts", name: "proc-outside-slash-proc", run: second_proc },
         Test { group: "mounts", name: "bind-and-rbind", run: bind_rbind },
         Test { group: "mounts", name: "recursive-attributes", run: recursive },
         Test { group: "devices", name: "default-and-linux-devices", run: devices },
@@ -83,8 +84,14 @@ fn mount_options(t: &mut T) {
     m.push(json!({"destination": "/mnt/tmpfs-ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "relatime"]}));
     m.push(json!({"destination": "/mnt/bind-ro", "type": "bind", "source": src.display().to_string(), "options": ["bind", "ro", "nosuid"]}));
     m.push(json!({"destination": "/mnt/bind-rw", "type": "none", "source": src.display().to_string(), "options": ["rbind", "rw"]}));
-    m.push(json!({"destination": "/mnt/proc2", "type": "proc", "source": "proc", "options": ["nosuid", "noexec"]}));
     b.annotate("rtt.expect.exists", "/mnt/bind-ro/marker,/mnt/bind-rw/marker");
+    t.run_checker(&b);
+}
+
+/// A second procfs at another destination (the spec restricts neither type nor destination).
+fn second_proc(t: &mut T) {
+    let mut b = t.bundle();
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/mnt/proc2", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}));
     t.run_checker(&b);
 }
 
@@ -149,14 +156,15 @@ fn devices(t: &mut T) {
         {"path": "/dev/rtt-null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 1000, "gid": 1000},
         {"path": "/dev/rtt-fifo", "type": "p", "fileMode": 0o600, "uid": 0, "gid": 0},
         {"path": "/dev/rtt-loop", "type": "b", "major": 7, "minor": 200, "fileMode": 0o660, "uid": 0, "gid": 6},
-        {"path": "/dev/rtt-kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}
+        {"path": "/dev/rtt-kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600},
+        {"path": "/dev/rtt-zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666}
     ]);
     b.config["linux"]["resources"]["devices"] = json!([
         {"allow": false, "access": "rwm"},
         {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"},
         {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwm"}
     ]);
-    b.annotate("rtt.expect.open-allowed", "/dev/rtt-null");
+    b.annotate("rtt.expect.open-allowed", "/dev/rtt-zero");
     if host::cgroups() == host::Cgroups::None {
         t.skip("device cgroup denies", "host has no cgroup hierarchy");
     } else {
@@ -173,6 +181,7 @@ fn masked(t: &mut T) {
     std::fs::write(r.join("rtt-masked-dir/secret"), b"s").unwrap();
     std::fs::write(r.join("rtt-masked-file"), b"secret").unwrap();
     std::fs::create_dir_all(r.join("rtt-ro-dir")).unwrap();
+    std::fs::write(r.join("rtt-ro-dir/file"), b"f").unwrap();
     b.config["linux"]["maskedPaths"].as_array_mut().unwrap().extend([
         json!("/rtt-masked-dir"),
         json!("/rtt-masked-file"),

@@ -102,7 +102,6 @@ fn all_six(t: &mut T) {
         let want = match k {
             "poststart" => Some("running"),
             "poststop" => Some("stopped"),
-            "startContainer" => Some("created"),
             _ => None,
         };
         if let Some(w) = want {

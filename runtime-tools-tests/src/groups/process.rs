@@ -63,7 +63,7 @@ fn root_caps(t: &mut T, nnp: bool) {
         "ambient": ["CAP_KILL"]
     });
     p["noNewPrivileges"] = json!(nnp);
-    p["oomScoreAdj"] = json!(-17);
+    p["oomScoreAdj"] = json!(200);
     t.run_checker(&b);
 }
 
