@@ -11,7 +11,10 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let checker = manifest_dir.join("checker");
     println!("cargo:rerun-if-changed={}", checker.join("src").display());
-    println!("cargo:rerun-if-changed={}", checker.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        checker.join("Cargo.toml").display()
+    );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target_dir = out.join("checker-target");
 
@@ -22,11 +25,19 @@ fn main() {
     let mut errors = String::new();
     for (target, flags) in attempts {
         let mut cmd = Command::new(&cargo);
-        cmd.args(["build", "--release", "--offline", "-p", "runtimetest", "--target", target])
-            .arg("--manifest-path")
-            .arg(checker.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target_dir);
+        cmd.args([
+            "build",
+            "--release",
+            "--offline",
+            "-p",
+            "runtimetest",
+            "--target",
+            target,
+        ])
+        .arg("--manifest-path")
+        .arg(checker.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
         // Do not let the outer build's settings (profile, target, flags, jobserver) leak in.
         for (k, _) in std::env::vars() {
             if (k.starts_with("CARGO_") && k != "CARGO_HOME")

@@ -44,7 +44,13 @@ impl Suite {
     /// Creates the suite state.
     pub fn new(runtime: PathBuf, tmp: PathBuf, checker: PathBuf) -> Suite {
         let run_id = format!("rtt{}", std::process::id());
-        Suite { runtime, tmp, checker, run_id, counter: AtomicUsize::new(0) }
+        Suite {
+            runtime,
+            tmp,
+            checker,
+            run_id,
+            counter: AtomicUsize::new(0),
+        }
     }
 
     /// The `--root` state directory.
@@ -98,7 +104,11 @@ pub fn run(mut c: Command, timeout: Duration) -> Cmd {
     );
     // Files, not pipes: a detached container may inherit them and keep a pipe open forever.
     let (Ok(fo), Ok(fe)) = (std::fs::File::create(&o), std::fs::File::create(&e)) else {
-        return Cmd { code: None, stdout: String::new(), stderr: "cannot create output files".into() };
+        return Cmd {
+            code: None,
+            stdout: String::new(),
+            stderr: "cannot create output files".into(),
+        };
     };
     c.stdout(fo).stderr(fe);
     let code = match c.spawn() {
@@ -120,11 +130,19 @@ pub fn run(mut c: Command, timeout: Duration) -> Cmd {
         Err(err) => {
             let _ = std::fs::remove_file(&o);
             let _ = std::fs::remove_file(&e);
-            return Cmd { code: None, stdout: String::new(), stderr: format!("spawn: {err}") };
+            return Cmd {
+                code: None,
+                stdout: String::new(),
+                stderr: format!("spawn: {err}"),
+            };
         }
     };
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    let res = Cmd { code, stdout: read(&o), stderr: read(&e) };
+    let res = Cmd {
+        code,
+        stdout: read(&o),
+        stderr: read(&e),
+    };
     let _ = std::fs::remove_file(&o);
     let _ = std::fs::remove_file(&e);
     res
@@ -145,13 +163,24 @@ pub struct T<'a> {
 impl<'a> T<'a> {
     /// Creates a test context.
     pub fn new(suite: &'a Suite, name: &str) -> T<'a> {
-        T { suite, results: Vec::new(), name: name.to_string() }
+        T {
+            suite,
+            results: Vec::new(),
+            name: name.to_string(),
+        }
     }
 
     /// Records an assertion.
     pub fn check(&mut self, name: &str, ok: bool, details: impl FnOnce() -> String) -> bool {
-        let outcome = if ok { Outcome::Pass } else { Outcome::Fail(details()) };
-        self.results.push(Assertion { name: name.to_string(), outcome });
+        let outcome = if ok {
+            Outcome::Pass
+        } else {
+            Outcome::Fail(details())
+        };
+        self.results.push(Assertion {
+            name: name.to_string(),
+            outcome,
+        });
         ok
     }
 
@@ -163,13 +192,20 @@ impl<'a> T<'a> {
 
     /// Records a skip: the host lacks `why`.
     pub fn skip(&mut self, name: &str, why: &str) {
-        self.results.push(Assertion { name: name.to_string(), outcome: Outcome::Skip(why.to_string()) });
+        self.results.push(Assertion {
+            name: name.to_string(),
+            outcome: Outcome::Skip(why.to_string()),
+        });
     }
 
     /// A fresh unique container id.
     pub fn id(&self) -> String {
         let n = self.suite.counter.fetch_add(1, Ordering::Relaxed);
-        format!("{}-{}-{n}", self.suite.run_id, self.name.replace(['/', '.', ' '], "-"))
+        format!(
+            "{}-{}-{n}",
+            self.suite.run_id,
+            self.name.replace(['/', '.', ' '], "-")
+        )
     }
 
     /// A fresh bundle with a busybox + checker rootfs and the default config.
@@ -177,15 +213,23 @@ impl<'a> T<'a> {
         let id = self.id();
         let dir = self.suite.tmp.join("bundles").join(&id);
         let rootfs = dir.join("rootfs");
-        for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "rtt", "mnt", "root"] {
+        for d in [
+            "bin", "proc", "sys", "dev", "tmp", "etc", "rtt", "mnt", "root",
+        ] {
             std::fs::create_dir_all(rootfs.join(d)).expect("create rootfs dirs");
         }
         link_or_copy(Path::new("/bin/busybox"), &rootfs.join("bin/busybox"));
         link_or_copy(&self.suite.checker, &rootfs.join("rtt/runtimetest"));
-        for app in ["sh", "cat", "echo", "sleep", "touch", "env", "ls", "mkdir", "id", "true", "false"] {
+        for app in [
+            "sh", "cat", "echo", "sleep", "touch", "env", "ls", "mkdir", "id", "true", "false",
+        ] {
             let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(app));
         }
-        std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nrtt:x:1000:1000::/tmp:/bin/sh\n").unwrap();
+        std::fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nrtt:x:1000:1000::/tmp:/bin/sh\n",
+        )
+        .unwrap();
         std::fs::write(rootfs.join("etc/group"), "root:x:0:\nrtt:x:1000:\n").unwrap();
         let config = base_config(&format!("{}/{}", self.suite.cgroup_parent(), id));
         Bundle { id, dir, config }
@@ -310,13 +354,16 @@ impl Container<'_> {
     pub fn create_with(&self, extra: &[&str]) -> Cmd {
         let f = std::fs::File::create(&self.out).expect("create container.out");
         let mut c = Command::new(&self.suite.runtime);
-        c.arg("--root").arg(self.suite.root()).arg("create").arg("--bundle").arg(&self.bundle);
+        c.arg("--root")
+            .arg(self.suite.root())
+            .arg("create")
+            .arg("--bundle")
+            .arg(&self.bundle);
         c.args(extra).arg(&self.id).stdin(Stdio::null());
         // The container inherits these: stdout and stderr both land in container.out, and the
         // runtime's own messages too; they are told apart by the checker's line format.
         let f2 = f.try_clone().expect("dup");
-        let res = run_with_stdio(c, f, f2, Duration::from_secs(30));
-        res
+        run_with_stdio(c, f, f2, Duration::from_secs(30))
     }
 
     /// `create` with no extra flags.
@@ -362,7 +409,10 @@ impl Container<'_> {
 
     /// The container pid from the state.
     pub fn pid(&self) -> Option<i32> {
-        self.state().ok().and_then(|v| v["pid"].as_i64()).map(|p| p as i32)
+        self.state()
+            .ok()
+            .and_then(|v| v["pid"].as_i64())
+            .map(|p| p as i32)
     }
 
     /// Polls until the status is `stopped` (true) or the timeout passes (false).
@@ -391,7 +441,12 @@ impl Drop for Container<'_> {
 }
 
 /// Like `run` but with the given stdout/stderr files.
-fn run_with_stdio(mut c: Command, out: std::fs::File, err: std::fs::File, timeout: Duration) -> Cmd {
+fn run_with_stdio(
+    mut c: Command,
+    out: std::fs::File,
+    err: std::fs::File,
+    timeout: Duration,
+) -> Cmd {
     c.stdout(out).stderr(err);
     let start = Instant::now();
     let code = match c.spawn() {
@@ -407,13 +462,26 @@ fn run_with_stdio(mut c: Command, out: std::fs::File, err: std::fs::File, timeou
                 Err(_) => break None,
             }
         },
-        Err(e) => return Cmd { code: None, stdout: String::new(), stderr: format!("spawn: {e}") },
+        Err(e) => {
+            return Cmd {
+                code: None,
+                stdout: String::new(),
+                stderr: format!("spawn: {e}"),
+            }
+        }
     };
-    Cmd { code, stdout: String::new(), stderr: String::new() }
+    Cmd {
+        code,
+        stdout: String::new(),
+        stderr: String::new(),
+    }
 }
 
-/// The lines the checker printed, as (name, Ok(()) | Err(details)), and whether `done` came.
-pub fn parse_checker(out: &str) -> (Vec<(String, Result<(), String>)>, bool) {
+/// One checker line: the assertion name and `Ok` or `Err(details)`.
+pub type CheckerLine = (String, Result<(), String>);
+
+/// The lines the checker printed, and whether its closing `done` line came.
+pub fn parse_checker(out: &str) -> (Vec<CheckerLine>, bool) {
     let mut v = Vec::new();
     let mut done = false;
     for l in out.lines() {
@@ -435,7 +503,9 @@ impl T<'_> {
     pub fn run_checker(&mut self, b: &Bundle) -> String {
         let c = b.container(self.suite);
         let cr = c.create();
-        if !self.check("create", cr.ok(), || format!("{}; output: {}", cr.describe(), c.output().trim())) {
+        if !self.check("create", cr.ok(), || {
+            format!("{}; output: {}", cr.describe(), c.output().trim())
+        }) {
             return c.output();
         }
         let st = c.start();
@@ -457,6 +527,34 @@ impl T<'_> {
                 Err(d) => self.check(&n, false, || d),
             };
         }
-        self.check("checker.completed", done, || format!("checker output: {}", out.trim()));
+        self.check("checker.completed", done, || {
+            format!("checker output: {}", out.trim())
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_checker_lines_and_ignores_runtime_noise() {
+        let out =
+            "ok a.b\nnot ok c: got 1, want 2\ntime=\"x\" level=warning msg=\"y\"\nnot ok d\ndone\n";
+        let (lines, done) = parse_checker(out);
+        assert!(done);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0], ("a.b".to_string(), Ok(())));
+        assert_eq!(
+            lines[1],
+            ("c".to_string(), Err("got 1, want 2".to_string()))
+        );
+        assert_eq!(lines[2], ("d".to_string(), Err(String::new())));
+    }
+
+    #[test]
+    fn missing_done_is_reported() {
+        let (_, done) = parse_checker("ok a\n");
+        assert!(!done);
     }
 }

@@ -8,15 +8,27 @@ use std::path::{Path, PathBuf};
 pub fn private_mount_ns() -> Result<(), String> {
     // SAFETY: called before any thread is spawned; unshare has no memory effects.
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        return Err(format!("unshare(CLONE_NEWNS): {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "unshare(CLONE_NEWNS): {}",
+            std::io::Error::last_os_error()
+        ));
     }
     let root = CString::new("/").unwrap();
     // SAFETY: valid NUL-terminated path; null source/fstype/data are allowed for propagation.
     let rc = unsafe {
-        libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_SLAVE, std::ptr::null())
+        libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_SLAVE,
+            std::ptr::null(),
+        )
     };
     if rc != 0 {
-        return Err(format!("make / rslave: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "make / rslave: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }
@@ -29,7 +41,11 @@ pub fn mount_tmpfs(target: &Path, data: &str) -> Result<(), String> {
     // SAFETY: valid NUL-terminated strings that outlive the call.
     let rc = unsafe { libc::mount(fs.as_ptr(), t.as_ptr(), fs.as_ptr(), 0, d.as_ptr().cast()) };
     if rc != 0 {
-        return Err(format!("mount tmpfs on {}: {}", target.display(), std::io::Error::last_os_error()));
+        return Err(format!(
+            "mount tmpfs on {}: {}",
+            target.display(),
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }
@@ -56,7 +72,9 @@ pub enum Cgroups {
 pub fn cgroups() -> Cgroups {
     if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         Cgroups::V2
-    } else if Path::new("/sys/fs/cgroup/memory").is_dir() || Path::new("/sys/fs/cgroup/pids").is_dir() {
+    } else if Path::new("/sys/fs/cgroup/memory").is_dir()
+        || Path::new("/sys/fs/cgroup/pids").is_dir()
+    {
         Cgroups::V1
     } else {
         Cgroups::None
@@ -68,7 +86,10 @@ pub fn cgroup_file(controller: &str, cgroups_path: &str, file: &str) -> PathBuf 
     let rel = cgroups_path.trim_start_matches('/');
     match cgroups() {
         Cgroups::V2 => Path::new("/sys/fs/cgroup").join(rel).join(file),
-        _ => Path::new("/sys/fs/cgroup").join(controller).join(rel).join(file),
+        _ => Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(rel)
+            .join(file),
     }
 }
 
@@ -94,7 +115,9 @@ pub fn cleanup_cgroups(parent: &str) {
 
 /// The namespace link (`net:[4026531840]`) of a process.
 pub fn ns_link(pid: &str, kind: &str) -> Option<String> {
-    std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok().map(|p| p.display().to_string())
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .map(|p| p.display().to_string())
 }
 
 /// Whether the kernel supports time namespaces.
@@ -105,7 +128,9 @@ pub fn has_time_ns() -> bool {
 /// Whether the kernel supports user namespaces that we can create.
 pub fn has_user_ns() -> bool {
     Path::new("/proc/self/ns/user").exists()
-        && std::fs::read_to_string("/proc/sys/user/max_user_namespaces").map(|s| s.trim() != "0").unwrap_or(true)
+        && std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+            .map(|s| s.trim() != "0")
+            .unwrap_or(true)
 }
 
 /// A host process holding namespaces (from `unshare`), killed on drop.
@@ -126,12 +151,19 @@ impl NsHolder {
             .stdin(std::process::Stdio::null())
             .spawn()
             .map_err(|e| format!("spawn unshare: {e}"))?;
-        let mut holder = NsHolder { pid: child.id().to_string(), child };
+        let mut holder = NsHolder {
+            pid: child.id().to_string(),
+            child,
+        };
         for _ in 0..500 {
             let pid = if fork {
-                std::fs::read_to_string(format!("/proc/{}/task/{}/children", holder.child.id(), holder.child.id()))
-                    .ok()
-                    .and_then(|s| s.split_whitespace().next().map(String::from))
+                std::fs::read_to_string(format!(
+                    "/proc/{}/task/{}/children",
+                    holder.child.id(),
+                    holder.child.id()
+                ))
+                .ok()
+                .and_then(|s| s.split_whitespace().next().map(String::from))
             } else {
                 Some(holder.child.id().to_string())
             };

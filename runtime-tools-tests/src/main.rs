@@ -43,7 +43,12 @@ fn main() {
         match a.as_str() {
             "--runtime" => runtime = args.next().map(PathBuf::from),
             "--filter" => filter = args.next(),
-            "--jobs" | "-j" => jobs = args.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| usage()),
+            "--jobs" | "-j" => {
+                jobs = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
             "--keep" => keep = true,
             "--list" => {
                 for t in groups::all() {
@@ -77,14 +82,23 @@ fn main() {
     std::fs::create_dir_all(tmp.join("root")).expect("create temp dir");
     let checker = tmp.join("runtimetest");
     std::fs::write(&checker, CHECKER).expect("write checker");
-    std::fs::set_permissions(&checker, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        &checker,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let suite = Suite::new(runtime, tmp.clone(), checker);
 
     let tests: Vec<Test> = groups::all()
         .into_iter()
-        .filter(|t| filter.as_ref().is_none_or(|f| f.is_match(&format!("{}/{}", t.group, t.name))))
+        .filter(|t| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.is_match(&format!("{}/{}", t.group, t.name)))
+        })
         .collect();
-    let results: Vec<Mutex<Vec<harness::Assertion>>> = tests.iter().map(|_| Mutex::new(Vec::new())).collect();
+    let results: Vec<Mutex<Vec<harness::Assertion>>> =
+        tests.iter().map(|_| Mutex::new(Vec::new())).collect();
     let next = AtomicUsize::new(0);
     let started = std::time::Instant::now();
     std::thread::scope(|s| {

@@ -43,14 +43,18 @@ impl Report {
 }
 
 fn main() {
-    let mut r = Report { out: std::io::stdout() };
+    let mut r = Report {
+        out: std::io::stdout(),
+    };
     let cfg = match std::fs::read_to_string("/rtt/config.json")
         .map_err(|e| e.to_string())
         .and_then(|s| serde_json::from_str::<Value>(&s).map_err(|e| e.to_string()))
     {
         Ok(v) => v,
         Err(e) => {
-            r.check("checker.config", false, || format!("read /rtt/config.json: {e}"));
+            r.check("checker.config", false, || {
+                format!("read /rtt/config.json: {e}")
+            });
             println!("done");
             std::process::exit(1);
         }

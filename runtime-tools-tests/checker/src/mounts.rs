@@ -20,7 +20,10 @@ pub struct MountInfo {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// Parses /proc/self/mountinfo in order.
@@ -36,7 +39,12 @@ pub fn mountinfo() -> Vec<MountInfo> {
                 opts: f.get(5)?.split(',').map(String::from).collect(),
                 tags: f[6..].iter().map(|s| s.to_string()).collect(),
                 fstype: g.first()?.to_string(),
-                sopts: g.get(2).unwrap_or(&"").split(',').map(String::from).collect(),
+                sopts: g
+                    .get(2)
+                    .unwrap_or(&"")
+                    .split(',')
+                    .map(String::from)
+                    .collect(),
             })
         })
         .collect()
@@ -74,7 +82,11 @@ fn check_opt(opt: &str, m: &MountInfo, all: &[MountInfo]) -> Option<Result<(), S
         }
     };
     let under = |o: &str| {
-        let prefix = if m.point == "/" { "/".to_string() } else { format!("{}/", m.point) };
+        let prefix = if m.point == "/" {
+            "/".to_string()
+        } else {
+            format!("{}/", m.point)
+        };
         let bad: Vec<&str> = all
             .iter()
             .filter(|x| x.point == m.point || x.point.starts_with(&prefix))
@@ -102,7 +114,11 @@ fn check_opt(opt: &str, m: &MountInfo, all: &[MountInfo]) -> Option<Result<(), S
         "rnoexec" => under("noexec"),
         _ if m.fstype == "tmpfs" && opt.starts_with("size=") => {
             let want = size_bytes(&opt[5..]);
-            let got = m.sopts.iter().find_map(|s| s.strip_prefix("size=")).and_then(size_bytes);
+            let got = m
+                .sopts
+                .iter()
+                .find_map(|s| s.strip_prefix("size="))
+                .and_then(size_bytes);
             if got == want {
                 Ok(())
             } else {
@@ -134,26 +150,41 @@ pub fn check(r: &mut Report, cfg: &Value) {
     for (i, mnt) in mounts.iter().enumerate() {
         let dest = norm(mnt["destination"].as_str().unwrap_or(""));
         // A later mount on the same destination hides this one.
-        if mounts[i + 1..].iter().any(|m| norm(m["destination"].as_str().unwrap_or("")) == dest) {
+        if mounts[i + 1..]
+            .iter()
+            .any(|m| norm(m["destination"].as_str().unwrap_or("")) == dest)
+        {
             continue;
         }
         let name = format!("mounts.{dest}");
         let Some(m) = top(&dest) else {
-            r.check(&format!("{name}.mounted"), false, || "no mountinfo entry".into());
+            r.check(&format!("{name}.mounted"), false, || {
+                "no mountinfo entry".into()
+            });
             continue;
         };
-        let opts: Vec<&str> = mnt["options"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let opts: Vec<&str> = mnt["options"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         let bind = opts.iter().any(|o| *o == "bind" || *o == "rbind");
         let typ = mnt["type"].as_str().unwrap_or("");
         if !bind && !typ.is_empty() && typ != "bind" {
-            let ok = m.fstype == typ || (typ == "cgroup" && (m.fstype == "tmpfs" || m.fstype == "cgroup2"));
-            r.check(&format!("{name}.type"), ok, || format!("fstype {}, want {typ}", m.fstype));
+            let ok = m.fstype == typ
+                || (typ == "cgroup" && (m.fstype == "tmpfs" || m.fstype == "cgroup2"));
+            r.check(&format!("{name}.type"), ok, || {
+                format!("fstype {}, want {typ}", m.fstype)
+            });
         } else {
             r.check(&format!("{name}.mounted"), true, String::new);
         }
         for o in opts {
             if let Some(res) = check_opt(o, &m, &all) {
-                r.check(&format!("{name}.option.{o}"), res.is_ok(), || res.unwrap_err());
+                r.check(&format!("{name}.option.{o}"), res.is_ok(), || {
+                    res.unwrap_err()
+                });
             }
         }
     }
@@ -171,26 +202,50 @@ pub fn check(r: &mut Report, cfg: &Value) {
             "unbindable" => has("unbindable"),
             _ => false,
         };
-        r.check(&format!("linux.rootfsPropagation.{prop}"), ok, || format!("root mount tags {tags:?}"));
+        r.check(&format!("linux.rootfsPropagation.{prop}"), ok, || {
+            format!("root mount tags {tags:?}")
+        });
     }
 
-    for p in cfg["linux"]["maskedPaths"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-        let Ok(md) = std::fs::metadata(p) else { continue };
+    for p in cfg["linux"]["maskedPaths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let Ok(md) = std::fs::metadata(p) else {
+            continue;
+        };
         let name = format!("linux.maskedPaths.{p}");
         if md.is_dir() {
-            let n = std::fs::read_dir(p).map(|d| d.count()).unwrap_or(usize::MAX);
-            r.check(&format!("{name}.empty-dir"), n == 0, || format!("{n} entries visible"));
+            let n = std::fs::read_dir(p)
+                .map(|d| d.count())
+                .unwrap_or(usize::MAX);
+            r.check(&format!("{name}.empty-dir"), n == 0, || {
+                format!("{n} entries visible")
+            });
         } else {
             let got = std::fs::read(p).map(|b| b.len());
-            r.check(&format!("{name}.reads-empty"), matches!(got, Ok(0)), || format!("read: {got:?}"));
+            r.check(&format!("{name}.reads-empty"), matches!(got, Ok(0)), || {
+                format!("read: {got:?}")
+            });
         }
     }
-    for p in cfg["linux"]["readonlyPaths"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-        let Ok(md) = std::fs::metadata(p) else { continue };
+    for p in cfg["linux"]["readonlyPaths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let Ok(md) = std::fs::metadata(p) else {
+            continue;
+        };
         let name = format!("linux.readonlyPaths.{p}");
         let m = top(&norm(p));
         let ro = m.as_ref().is_some_and(|m| m.opts.iter().any(|o| o == "ro"));
-        r.check(&format!("{name}.mounted-ro"), ro, || format!("mountinfo {m:?}"));
+        r.check(&format!("{name}.mounted-ro"), ro, || {
+            format!("mountinfo {m:?}")
+        });
         // Opening an existing file for writing must fail on the read-only mount (creating a
         // new name in procfs fails with ENOENT before the read-only check).
         let Some(file) = first_file_or_self(p, &md) else {
@@ -221,9 +276,16 @@ fn writable_by_me(m: &std::fs::Metadata) -> bool {
 
 /// The first regular file we may write at most `depth` levels below `dir`.
 fn first_file(dir: &std::path::Path, depth: u32) -> Option<std::path::PathBuf> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
-    if let Some(f) = entries.iter().find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| writable_by_me(&m))) {
+    if let Some(f) = entries
+        .iter()
+        .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| writable_by_me(&m)))
+    {
         return Some(f.clone());
     }
     if depth == 0 {
@@ -233,4 +295,49 @@ fn first_file(dir: &std::path::Path, depth: u32) -> Option<std::path::PathBuf> {
         .iter()
         .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
         .find_map(|d| first_file(d, depth - 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mi(point: &str, opts: &str, fstype: &str, sopts: &str) -> MountInfo {
+        MountInfo {
+            point: point.into(),
+            opts: opts.split(',').map(String::from).collect(),
+            tags: vec![],
+            fstype: fstype.into(),
+            sopts: sopts.split(',').map(String::from).collect(),
+        }
+    }
+
+    #[test]
+    fn tmpfs_size_and_default_mode() {
+        assert_eq!(size_bytes("65536k"), Some(64 << 20));
+        assert_eq!(size_bytes("1m"), Some(1 << 20));
+        let m = mi("/dev/shm", "rw,nosuid", "tmpfs", "rw,size=65536k");
+        assert!(check_opt("size=64m", &m, &[]).unwrap().is_ok());
+        assert!(check_opt("mode=1777", &m, &[]).unwrap().is_ok());
+        assert!(check_opt("mode=755", &m, &[]).unwrap().is_err());
+    }
+
+    #[test]
+    fn recursive_read_only_covers_submounts() {
+        let all = vec![
+            mi("/mnt/r", "ro", "tmpfs", "rw"),
+            mi("/mnt/r/sub", "rw", "tmpfs", "rw"),
+        ];
+        assert!(check_opt("rro", &all[0], &all).unwrap().is_err());
+        let all = vec![
+            mi("/mnt/r", "ro", "tmpfs", "rw"),
+            mi("/mnt/r/sub", "ro", "tmpfs", "rw"),
+            mi("/mnt/rx", "rw", "tmpfs", "rw"),
+        ];
+        assert!(check_opt("rro", &all[0], &all).unwrap().is_ok());
+        assert!(
+            check_opt("strictatime", &mi("/", "rw,relatime", "ext4", "rw"), &[])
+                .unwrap()
+                .is_err()
+        );
+    }
 }

@@ -5,7 +5,11 @@ use crate::{errno, Report};
 use serde_json::Value;
 
 fn list<'a>(cfg: &'a Value, key: &str) -> impl Iterator<Item = &'a str> {
-    cfg["annotations"][key].as_str().unwrap_or("").split(',').filter(|s| !s.is_empty())
+    cfg["annotations"][key]
+        .as_str()
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
 }
 
 /// Runs the probes named in `rtt.*` annotations.
@@ -24,7 +28,9 @@ pub fn check(r: &mut Report, cfg: &Value) {
     }
     for p in list(cfg, "rtt.expect.open-allowed") {
         let res = std::fs::File::open(p);
-        r.check(&format!("probe.open-allowed.{p}"), res.is_ok(), || format!("{res:?}"));
+        r.check(&format!("probe.open-allowed.{p}"), res.is_ok(), || {
+            format!("{res:?}")
+        });
     }
     for spec in list(cfg, "rtt.seccomp") {
         let (probe, want) = spec.split_once('=').unwrap_or((spec, "ok"));

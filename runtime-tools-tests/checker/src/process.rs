@@ -19,7 +19,11 @@ pub fn check(r: &mut Report, cfg: &Value) {
     let p = &cfg["process"];
     let want_args: Vec<String> = p["args"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let got_args: Vec<String> = std::env::args().collect();
     r.eq("process.args", got_args, want_args);
@@ -27,12 +31,20 @@ pub fn check(r: &mut Report, cfg: &Value) {
     for e in p["env"].as_array().into_iter().flatten() {
         let Some(kv) = e.as_str() else { continue };
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        r.eq(&format!("process.env.{k}"), std::env::var(k).ok(), Some(v.to_string()));
+        r.eq(
+            &format!("process.env.{k}"),
+            std::env::var(k).ok(),
+            Some(v.to_string()),
+        );
     }
 
     if let Some(cwd) = p["cwd"].as_str() {
         let got = std::env::current_dir().map(|d| d.display().to_string());
-        r.eq("process.cwd", got.map_err(|e| e.to_string()), Ok(cwd.to_string()));
+        r.eq(
+            "process.cwd",
+            got.map_err(|e| e.to_string()),
+            Ok(cwd.to_string()),
+        );
     }
 
     let uid = p["user"]["uid"].as_u64().unwrap_or(0);
@@ -49,9 +61,11 @@ pub fn check(r: &mut Report, cfg: &Value) {
     if let Some(extra) = p["user"]["additionalGids"].as_array() {
         let groups = ids("Groups");
         for g in extra.iter().filter_map(Value::as_u64) {
-            r.check(&format!("process.user.additionalGids.{g}"), groups.contains(&g), || {
-                format!("groups {groups:?}")
-            });
+            r.check(
+                &format!("process.user.additionalGids.{g}"),
+                groups.contains(&g),
+                || format!("groups {groups:?}"),
+            );
         }
     }
     if let Some(m) = p["user"]["umask"].as_u64() {
@@ -117,7 +131,10 @@ fn check_rlimits(r: &mut Report, p: &Value) {
         };
         let got = limits.lines().find(|l| l.starts_with(row)).map(|l| {
             let f: Vec<&str> = l[row.len()..].split_whitespace().collect();
-            (f.first().and_then(|s| parse(s)), f.get(1).and_then(|s| parse(s)))
+            (
+                f.first().and_then(|s| parse(s)),
+                f.get(1).and_then(|s| parse(s)),
+            )
         });
         let want = (rl["soft"].as_u64(), rl["hard"].as_u64());
         r.eq(&name, got, Some(want));
@@ -126,14 +143,46 @@ fn check_rlimits(r: &mut Report, p: &Value) {
 
 /// Capability names in bit order (CAP_CHOWN = 0).
 const CAPS: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
     "CAP_CHECKPOINT_RESTORE",
 ];
 
@@ -147,7 +196,10 @@ fn cap_mask(v: &Value) -> u64 {
 }
 
 fn cap_names(m: u64) -> Vec<&'static str> {
-    (0..CAPS.len()).filter(|b| m & (1 << b) != 0).map(|b| CAPS[b]).collect()
+    (0..CAPS.len())
+        .filter(|b| m & (1 << b) != 0)
+        .map(|b| CAPS[b])
+        .collect()
 }
 
 /// The five sets as the kernel leaves them after the runtime's execve of this (capability-less,
@@ -186,6 +238,10 @@ fn check_caps(r: &mut Report, p: &Value, uid: u64) {
     ] {
         let got = status_field(field).and_then(|s| u64::from_str_radix(&s, 16).ok());
         let got = got.map(|g| cap_names(g & known));
-        r.eq(&format!("process.capabilities.{set}"), got, Some(cap_names(want)));
+        r.eq(
+            &format!("process.capabilities.{set}"),
+            got,
+            Some(cap_names(want)),
+        );
     }
 }

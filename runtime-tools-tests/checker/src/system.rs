@@ -8,8 +8,15 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 /// Runs the system checks the config asks for.
 pub fn check(r: &mut Report, cfg: &Value) {
     let linux = &cfg["linux"];
-    let nss: Vec<&Value> = linux["namespaces"].as_array().into_iter().flatten().collect();
-    let new_ns = |t: &str| nss.iter().any(|n| n["type"] == t && n["path"].as_str().is_none());
+    let nss: Vec<&Value> = linux["namespaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    let new_ns = |t: &str| {
+        nss.iter()
+            .any(|n| n["type"] == t && n["path"].as_str().is_none())
+    };
     if new_ns("pid") {
         r.eq("linux.namespaces.pid.init-is-pid-1", std::process::id(), 1);
     }
@@ -20,7 +27,11 @@ pub fn check(r: &mut Report, cfg: &Value) {
             .skip(2)
             .filter_map(|l| l.split(':').next().map(|s| s.trim().to_string()))
             .collect();
-        r.eq("linux.namespaces.network.only-lo", ifs, vec!["lo".to_string()]);
+        r.eq(
+            "linux.namespaces.network.only-lo",
+            ifs,
+            vec!["lo".to_string()],
+        );
     }
     if new_ns("user") {
         for (key, file) in [("uidMappings", "uid_map"), ("gidMappings", "gid_map")] {
@@ -40,8 +51,15 @@ pub fn check(r: &mut Report, cfg: &Value) {
                 .unwrap_or_default()
                 .lines()
                 .map(|l| {
-                    let f: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-                    [f.first().copied().unwrap_or(0), f.get(1).copied().unwrap_or(0), f.get(2).copied().unwrap_or(0)]
+                    let f: Vec<u64> = l
+                        .split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect();
+                    [
+                        f.first().copied().unwrap_or(0),
+                        f.get(1).copied().unwrap_or(0),
+                        f.get(2).copied().unwrap_or(0),
+                    ]
                 })
                 .collect();
             r.eq(&format!("linux.{key}"), got, want);
@@ -50,9 +68,11 @@ pub fn check(r: &mut Report, cfg: &Value) {
     if new_ns("cgroup") {
         let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         let bad: Vec<&str> = cg.lines().filter(|l| !l.ends_with(":/")).collect();
-        r.check("linux.namespaces.cgroup.root-is-own-cgroup", !cg.is_empty() && bad.is_empty(), || {
-            format!("/proc/self/cgroup lines not at the namespace root: {bad:?}")
-        });
+        r.check(
+            "linux.namespaces.cgroup.root-is-own-cgroup",
+            !cg.is_empty() && bad.is_empty(),
+            || format!("/proc/self/cgroup lines not at the namespace root: {bad:?}"),
+        );
     }
     if let Some(offs) = linux["timeOffsets"].as_object() {
         let got = std::fs::read_to_string("/proc/self/timens_offsets").unwrap_or_default();
@@ -62,19 +82,32 @@ pub fn check(r: &mut Report, cfg: &Value) {
                 o["secs"].as_i64().unwrap_or(0),
                 o["nanosecs"].as_u64().unwrap_or(0)
             );
-            let line = got.lines().find(|l| l.starts_with(clock.as_str())).map(|l| {
-                l.split_whitespace().collect::<Vec<_>>().join(" ")
-            });
+            let line = got
+                .lines()
+                .find(|l| l.starts_with(clock.as_str()))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
             r.eq(&format!("linux.timeOffsets.{clock}"), line, Some(want));
         }
     }
 
-    let read_trim = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).ok();
+    let read_trim = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .ok()
+    };
     if let Some(h) = cfg["hostname"].as_str() {
-        r.eq("hostname", read_trim("/proc/sys/kernel/hostname"), Some(h.to_string()));
+        r.eq(
+            "hostname",
+            read_trim("/proc/sys/kernel/hostname"),
+            Some(h.to_string()),
+        );
     }
     if let Some(d) = cfg["domainname"].as_str() {
-        r.eq("domainname", read_trim("/proc/sys/kernel/domainname"), Some(d.to_string()));
+        r.eq(
+            "domainname",
+            read_trim("/proc/sys/kernel/domainname"),
+            Some(d.to_string()),
+        );
     }
     for (k, v) in linux["sysctl"].as_object().into_iter().flatten() {
         let path = format!("/proc/sys/{}", k.replace('.', "/"));
@@ -91,7 +124,11 @@ pub fn check(r: &mut Report, cfg: &Value) {
     } else {
         // A non-root user may lack permission; only a read-only root is wrong here.
         let e = probe.as_ref().err().and_then(|e| e.raw_os_error());
-        r.check("root.readonly.false-is-writable", e != Some(libc::EROFS), || format!("{probe:?}"));
+        r.check(
+            "root.readonly.false-is-writable",
+            e != Some(libc::EROFS),
+            || format!("{probe:?}"),
+        );
         let _ = std::fs::remove_file("/rtt-root-write-probe");
     }
 
@@ -119,7 +156,9 @@ fn check_devices(r: &mut Report, linux: &Value) {
         ("/dev/tty", 5, 0),
     ] {
         let res = dev_ok(path, ma, mi);
-        r.check(&format!("devices.default.{path}"), res.is_ok(), || format!("{res:?}"));
+        r.check(&format!("devices.default.{path}"), res.is_ok(), || {
+            format!("{res:?}")
+        });
     }
     let ptmx = std::fs::symlink_metadata("/dev/ptmx");
     let ptmx_ok = match &ptmx {
@@ -131,11 +170,20 @@ fn check_devices(r: &mut Report, linux: &Value) {
     };
     r.check("devices.default./dev/ptmx", ptmx_ok, || format!("{ptmx:?}"));
     let w = std::fs::write("/dev/null", b"x");
-    r.check("devices.default./dev/null.writable", w.is_ok(), || format!("{w:?}"));
+    r.check("devices.default./dev/null.writable", w.is_ok(), || {
+        format!("{w:?}")
+    });
     let mut buf = [7u8; 16];
-    let rd = std::fs::File::open("/dev/zero").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf));
-    r.check("devices.default./dev/zero.reads-zeros", rd.is_ok() && buf == [0; 16], || format!("{rd:?} {buf:?}"));
-    let full = std::fs::write("/dev/full", b"x").err().and_then(|e| e.raw_os_error());
+    let rd = std::fs::File::open("/dev/zero")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf));
+    r.check(
+        "devices.default./dev/zero.reads-zeros",
+        rd.is_ok() && buf == [0; 16],
+        || format!("{rd:?} {buf:?}"),
+    );
+    let full = std::fs::write("/dev/full", b"x")
+        .err()
+        .and_then(|e| e.raw_os_error());
     r.eq("devices.default./dev/full.enospc", full, Some(libc::ENOSPC));
     for (link, target) in [
         ("/dev/fd", "/proc/self/fd"),
@@ -143,8 +191,14 @@ fn check_devices(r: &mut Report, linux: &Value) {
         ("/dev/stdout", "/proc/self/fd/1"),
         ("/dev/stderr", "/proc/self/fd/2"),
     ] {
-        let got = std::fs::read_link(link).map(|p| p.display().to_string()).ok();
-        r.eq(&format!("devices.symlink.{link}"), got, Some(target.to_string()));
+        let got = std::fs::read_link(link)
+            .map(|p| p.display().to_string())
+            .ok();
+        r.eq(
+            &format!("devices.symlink.{link}"),
+            got,
+            Some(target.to_string()),
+        );
     }
 
     for d in linux["devices"].as_array().into_iter().flatten() {
@@ -175,11 +229,18 @@ fn check_devices(r: &mut Report, linux: &Value) {
         r.eq(&format!("{name}.type"), kind, want_kind);
         if kind != "p" {
             let got = (libc::major(m.rdev()) as u64, libc::minor(m.rdev()) as u64);
-            let want = (d["major"].as_u64().unwrap_or(0), d["minor"].as_u64().unwrap_or(0));
+            let want = (
+                d["major"].as_u64().unwrap_or(0),
+                d["minor"].as_u64().unwrap_or(0),
+            );
             r.eq(&format!("{name}.major-minor"), got, want);
         }
         if let Some(mode) = d["fileMode"].as_u64() {
-            r.eq(&format!("{name}.fileMode"), format!("{:o}", m.mode() & 0o7777), format!("{mode:o}"));
+            r.eq(
+                &format!("{name}.fileMode"),
+                format!("{:o}", m.mode() & 0o7777),
+                format!("{mode:o}"),
+            );
         }
         if let Some(uid) = d["uid"].as_u64() {
             r.eq(&format!("{name}.uid"), m.uid() as u64, uid);

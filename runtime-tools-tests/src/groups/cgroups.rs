@@ -8,13 +8,23 @@ use serde_json::json;
 /// The tests of this module.
 pub fn tests() -> Vec<Test> {
     vec![
-        Test { group: "cgroups", name: "v1-resources", run: v1 },
-        Test { group: "cgroups", name: "v2-resources", run: v2 },
+        Test {
+            group: "cgroups",
+            name: "v1-resources",
+            run: v1,
+        },
+        Test {
+            group: "cgroups",
+            name: "v2-resources",
+            run: v2,
+        },
     ]
 }
 
 fn read(ctrl: &str, path: &str, file: &str) -> Option<String> {
-    std::fs::read_to_string(host::cgroup_file(ctrl, path, file)).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(host::cgroup_file(ctrl, path, file))
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 fn resources(swap: bool) -> serde_json::Value {
@@ -40,11 +50,17 @@ fn v1(t: &mut T) {
     let mut b = t.bundle();
     let swap = host::cgroup_file("memory", "/", "memory.memsw.limit_in_bytes").exists();
     if !swap {
-        t.skip("memory.swap", "host kernel has no swap accounting (memory.memsw.*)");
+        t.skip(
+            "memory.swap",
+            "host kernel has no swap accounting (memory.memsw.*)",
+        );
     }
     b.config["linux"]["resources"] = resources(swap);
     b.annotate("rtt.skip-checks", "1");
-    let path = b.config["linux"]["cgroupsPath"].as_str().unwrap().to_string();
+    let path = b.config["linux"]["cgroupsPath"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let c = b.container(t.suite);
     let cr = c.create();
     if !t.check("create", cr.ok(), || cr.describe()) {
@@ -53,9 +69,11 @@ fn v1(t: &mut T) {
     let pid = c.pid().unwrap_or(0).to_string();
     for ctrl in ["memory", "pids", "cpu", "cpuset"] {
         let procs = read(ctrl, &path, "cgroup.procs").unwrap_or_default();
-        t.check(&format!("{ctrl}: process attached to cgroupsPath"), procs.lines().any(|l| l == pid), || {
-            format!("cgroup.procs {procs:?} lacks {pid}")
-        });
+        t.check(
+            &format!("{ctrl}: process attached to cgroupsPath"),
+            procs.lines().any(|l| l == pid),
+            || format!("cgroup.procs {procs:?} lacks {pid}"),
+        );
     }
     let mut want = vec![
         ("memory", "memory.limit_in_bytes", "67108864"),
@@ -74,19 +92,29 @@ fn v1(t: &mut T) {
         t.eq(file, read(ctrl, &path, file), Some(v.to_string()));
     }
     let devs = read("devices", &path, "devices.list").unwrap_or_default();
-    t.check("devices.list is an allowlist (default deny applied)", !devs.lines().any(|l| l == "a *:* rwm"), || devs.clone());
+    t.check(
+        "devices.list is an allowlist (default deny applied)",
+        !devs.lines().any(|l| l == "a *:* rwm"),
+        || devs.clone(),
+    );
 }
 
 /// The same resources on the unified hierarchy (runc's documented v1 -> v2 conversions).
 fn v2(t: &mut T) {
     if host::cgroups() != Cgroups::V2 {
-        t.skip("cgroup v2", "host has no pure cgroup v2 hierarchy at /sys/fs/cgroup");
+        t.skip(
+            "cgroup v2",
+            "host has no pure cgroup v2 hierarchy at /sys/fs/cgroup",
+        );
         return;
     }
     let mut b = t.bundle();
     b.config["linux"]["resources"] = resources(true);
     b.annotate("rtt.skip-checks", "1");
-    let path = b.config["linux"]["cgroupsPath"].as_str().unwrap().to_string();
+    let path = b.config["linux"]["cgroupsPath"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let c = b.container(t.suite);
     let cr = c.create();
     if !t.check("create", cr.ok(), || cr.describe()) {
@@ -94,7 +122,11 @@ fn v2(t: &mut T) {
     }
     let pid = c.pid().unwrap_or(0).to_string();
     let procs = read("", &path, "cgroup.procs").unwrap_or_default();
-    t.check("process attached to cgroupsPath", procs.lines().any(|l| l == pid), || procs.clone());
+    t.check(
+        "process attached to cgroupsPath",
+        procs.lines().any(|l| l == pid),
+        || procs.clone(),
+    );
     for (file, v) in [
         ("memory.max", "67108864"),
         ("memory.low", "33554432"),

@@ -8,10 +8,26 @@ use serde_json::json;
 /// The tests of this module.
 pub fn tests() -> Vec<Test> {
     vec![
-        Test { group: "errors", name: "args-empty", run: |t| invalid(t, |b| b.config["process"]["args"] = json!([])) },
-        Test { group: "errors", name: "cwd-relative", run: |t| invalid(t, |b| b.config["process"]["cwd"] = json!("tmp")) },
-        Test { group: "errors", name: "root-path-missing", run: |t| invalid(t, |b| b.config["root"]["path"] = json!("no-such-rootfs")) },
-        Test { group: "errors", name: "config-not-json", run: |t| invalid(t, |b| b.config = json!("not a config object")) },
+        Test {
+            group: "errors",
+            name: "args-empty",
+            run: |t| invalid(t, |b| b.config["process"]["args"] = json!([])),
+        },
+        Test {
+            group: "errors",
+            name: "cwd-relative",
+            run: |t| invalid(t, |b| b.config["process"]["cwd"] = json!("tmp")),
+        },
+        Test {
+            group: "errors",
+            name: "root-path-missing",
+            run: |t| invalid(t, |b| b.config["root"]["path"] = json!("no-such-rootfs")),
+        },
+        Test {
+            group: "errors",
+            name: "config-not-json",
+            run: |t| invalid(t, |b| b.config = json!("not a config object")),
+        },
         Test {
             group: "errors",
             name: "namespace-unknown-type",
@@ -37,7 +53,12 @@ pub fn tests() -> Vec<Test> {
         Test {
             group: "errors",
             name: "rlimit-unknown-type",
-            run: |t| invalid(t, |b| b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_RTT_BOGUS", "soft": 1, "hard": 1}])),
+            run: |t| {
+                invalid(t, |b| {
+                    b.config["process"]["rlimits"] =
+                        json!([{"type": "RLIMIT_RTT_BOGUS", "soft": 1, "hard": 1}])
+                })
+            },
         },
         Test {
             group: "errors",
@@ -54,28 +75,39 @@ pub fn tests() -> Vec<Test> {
         Test {
             group: "errors",
             name: "executable-not-found",
-            run: |t| invalid(t, |b| b.config["process"]["args"] = json!(["/rtt/no-such-program"])),
+            run: |t| {
+                invalid(t, |b| {
+                    b.config["process"]["args"] = json!(["/rtt/no-such-program"])
+                })
+            },
         },
         Test {
             group: "errors",
             name: "mount-unknown-fstype",
             run: |t| {
                 invalid(t, |b| {
-                    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/mnt/x", "type": "rttnosuchfs", "source": "none"}))
+                    b.config["mounts"].as_array_mut().unwrap().push(
+                        json!({"destination": "/mnt/x", "type": "rttnosuchfs", "source": "none"}),
+                    )
                 })
             },
         },
         Test {
             group: "errors",
             name: "sysctl-unknown",
-            run: |t| invalid(t, |b| b.config["linux"]["sysctl"] = json!({"kernel.rtt_no_such_sysctl": "1"})),
+            run: |t| {
+                invalid(t, |b| {
+                    b.config["linux"]["sysctl"] = json!({"kernel.rtt_no_such_sysctl": "1"})
+                })
+            },
         },
         Test {
             group: "errors",
             name: "seccomp-unknown-action",
             run: |t| {
                 invalid(t, |b| {
-                    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_RTT_BOGUS", "syscalls": []})
+                    b.config["linux"]["seccomp"] =
+                        json!({"defaultAction": "SCMP_ACT_RTT_BOGUS", "syscalls": []})
                 })
             },
         },
@@ -85,8 +117,10 @@ pub fn tests() -> Vec<Test> {
             run: |t| {
                 invalid(t, |b| {
                     std::fs::write(b.rootfs().join("tmp/rtt-dev"), b"regular file").unwrap();
-                    b.config["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
-                    b.config["linux"]["devices"] = json!([{"path": "/tmp/rtt-dev", "type": "c", "major": 1, "minor": 3}]);
+                    b.config["mounts"] =
+                        json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
+                    b.config["linux"]["devices"] =
+                        json!([{"path": "/tmp/rtt-dev", "type": "c", "major": 1, "minor": 3}]);
                 })
             },
         },
@@ -94,7 +128,10 @@ pub fn tests() -> Vec<Test> {
 }
 
 fn push_ns(b: &mut Bundle, ns: serde_json::Value) {
-    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(ns);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(ns);
 }
 
 /// "If the runtime is unable to create the environment specified in the config.json, it MUST
@@ -103,14 +140,25 @@ fn push_ns(b: &mut Bundle, ns: serde_json::Value) {
 fn invalid(t: &mut T, mutate: fn(&mut Bundle)) {
     let mut b = t.bundle();
     b.annotate("rtt.touch", "/rtt/started");
-    let cg = b.config["linux"]["cgroupsPath"].as_str().unwrap_or("").to_string();
+    let cg = b.config["linux"]["cgroupsPath"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     mutate(&mut b);
     let c = b.container(t.suite);
     let cr = c.create();
-    t.check("create fails", !cr.ok(), || format!("create succeeded; status {}", c.status()));
+    t.check("create fails", !cr.ok(), || {
+        format!("create succeeded; status {}", c.status())
+    });
     let s = c.state();
-    t.check("no container state is left", s.is_err(), || format!("state: {s:?}"));
-    t.check("program never ran", !b.rootfs().join("rtt/started").exists(), || "program ran".into());
+    t.check("no container state is left", s.is_err(), || {
+        format!("state: {s:?}")
+    });
+    t.check(
+        "program never ran",
+        !b.rootfs().join("rtt/started").exists(),
+        || "program ran".into(),
+    );
     let probe = match host::cgroups() {
         Cgroups::V1 => Some(host::cgroup_file("pids", &cg, "")),
         Cgroups::V2 => Some(host::cgroup_file("", &cg, "")),
@@ -119,6 +167,8 @@ fn invalid(t: &mut T, mutate: fn(&mut Bundle)) {
     if let Some(p) = probe {
         // Give an asynchronous cleanup a moment.
         std::thread::sleep(std::time::Duration::from_millis(20));
-        t.check("no cgroup is left", !p.exists(), || format!("{} exists", p.display()));
+        t.check("no cgroup is left", !p.exists(), || {
+            format!("{} exists", p.display())
+        });
     }
 }

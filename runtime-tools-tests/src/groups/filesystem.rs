@@ -10,18 +10,66 @@ use std::path::PathBuf;
 /// The tests of this module.
 pub fn tests() -> Vec<Test> {
     vec![
-        Test { group: "root", name: "readonly", run: root_readonly },
-        Test { group: "root", name: "writable", run: root_writable },
-        Test { group: "root", name: "propagation-shared", run: |t| propagation(t, "shared") },
-        Test { group: "root", name: "propagation-private", run: |t| propagation(t, "private") },
-        Test { group: "root", name: "propagation-slave", run: |t| propagation(t, "slave") },
-        Test { group: "mounts", name: "types-and-options", run: mount_options },
-        Test { group: "mounts", name: "order", run: mount_order },
-        Test { group: "mounts", name: "proc-outside-slash-proc", run: second_proc },
-        Test { group: "mounts", name: "bind-and-rbind", run: bind_rbind },
-        Test { group: "mounts", name: "recursive-attributes", run: recursive },
-        Test { group: "devices", name: "default-and-linux-devices", run: devices },
-        Test { group: "masked-readonly-paths", name: "masked-and-readonly", run: masked },
+        Test {
+            group: "root",
+            name: "readonly",
+            run: root_readonly,
+        },
+        Test {
+            group: "root",
+            name: "writable",
+            run: root_writable,
+        },
+        Test {
+            group: "root",
+            name: "propagation-shared",
+            run: |t| propagation(t, "shared"),
+        },
+        Test {
+            group: "root",
+            name: "propagation-private",
+            run: |t| propagation(t, "private"),
+        },
+        Test {
+            group: "root",
+            name: "propagation-slave",
+            run: |t| propagation(t, "slave"),
+        },
+        Test {
+            group: "mounts",
+            name: "types-and-options",
+            run: mount_options,
+        },
+        Test {
+            group: "mounts",
+            name: "order",
+            run: mount_order,
+        },
+        Test {
+            group: "mounts",
+            name: "proc-outside-slash-proc",
+            run: second_proc,
+        },
+        Test {
+            group: "mounts",
+            name: "bind-and-rbind",
+            run: bind_rbind,
+        },
+        Test {
+            group: "mounts",
+            name: "recursive-attributes",
+            run: recursive,
+        },
+        Test {
+            group: "devices",
+            name: "default-and-linux-devices",
+            run: devices,
+        },
+        Test {
+            group: "masked-readonly-paths",
+            name: "masked-and-readonly",
+            run: masked,
+        },
     ]
 }
 
@@ -79,12 +127,17 @@ fn mount_options(t: &mut T) {
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("marker"), b"m").unwrap();
     let m = b.config["mounts"].as_array_mut().unwrap();
-    m.push(json!({"destination": "/mnt/tmpfs-opts", "type": "tmpfs", "source": "tmpfs",
-        "options": ["nosuid", "nodev", "noexec", "noatime", "size=1m", "mode=700"]}));
+    m.push(
+        json!({"destination": "/mnt/tmpfs-opts", "type": "tmpfs", "source": "tmpfs",
+        "options": ["nosuid", "nodev", "noexec", "noatime", "size=1m", "mode=700"]}),
+    );
     m.push(json!({"destination": "/mnt/tmpfs-ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "relatime"]}));
     m.push(json!({"destination": "/mnt/bind-ro", "type": "bind", "source": src.display().to_string(), "options": ["bind", "ro", "nosuid"]}));
     m.push(json!({"destination": "/mnt/bind-rw", "type": "none", "source": src.display().to_string(), "options": ["rbind", "rw"]}));
-    b.annotate("rtt.expect.exists", "/mnt/bind-ro/marker,/mnt/bind-rw/marker");
+    b.annotate(
+        "rtt.expect.exists",
+        "/mnt/bind-ro/marker,/mnt/bind-rw/marker",
+    );
     t.run_checker(&b);
 }
 
@@ -125,7 +178,10 @@ fn bind_rbind(t: &mut T) {
     let m = b.config["mounts"].as_array_mut().unwrap();
     m.push(json!({"destination": "/mnt/bind", "type": "bind", "source": tree.path(), "options": ["bind"]}));
     m.push(json!({"destination": "/mnt/rbind", "type": "bind", "source": tree.path(), "options": ["rbind"]}));
-    b.annotate("rtt.expect.exists", "/mnt/bind/marker,/mnt/rbind/marker,/mnt/rbind/sub/subm");
+    b.annotate(
+        "rtt.expect.exists",
+        "/mnt/bind/marker,/mnt/rbind/marker,/mnt/rbind/sub/subm",
+    );
     b.annotate("rtt.expect.absent", "/mnt/bind/sub/subm");
     t.run_checker(&b);
 }
@@ -142,9 +198,14 @@ fn recursive(t: &mut T) {
     let mut b = t.bundle();
     let m = b.config["mounts"].as_array_mut().unwrap();
     m.push(json!({"destination": "/mnt/rro", "type": "bind", "source": tree.path(), "options": ["rbind", "rro"]}));
-    m.push(json!({"destination": "/mnt/rflags", "type": "bind", "source": tree.path(),
-        "options": ["rbind", "rnosuid", "rnodev", "rnoexec"]}));
-    b.annotate("rtt.expect.exists", "/mnt/rro/sub/subm,/mnt/rflags/sub/subm");
+    m.push(
+        json!({"destination": "/mnt/rflags", "type": "bind", "source": tree.path(),
+        "options": ["rbind", "rnosuid", "rnodev", "rnoexec"]}),
+    );
+    b.annotate(
+        "rtt.expect.exists",
+        "/mnt/rro/sub/subm,/mnt/rflags/sub/subm",
+    );
     t.run_checker(&b);
 }
 
@@ -182,12 +243,18 @@ fn masked(t: &mut T) {
     std::fs::write(r.join("rtt-masked-file"), b"secret").unwrap();
     std::fs::create_dir_all(r.join("rtt-ro-dir")).unwrap();
     std::fs::write(r.join("rtt-ro-dir/file"), b"f").unwrap();
-    b.config["linux"]["maskedPaths"].as_array_mut().unwrap().extend([
-        json!("/rtt-masked-dir"),
-        json!("/rtt-masked-file"),
-        json!("/rtt-does-not-exist"),
-    ]);
-    b.config["linux"]["readonlyPaths"].as_array_mut().unwrap().push(json!("/rtt-ro-dir"));
+    b.config["linux"]["maskedPaths"]
+        .as_array_mut()
+        .unwrap()
+        .extend([
+            json!("/rtt-masked-dir"),
+            json!("/rtt-masked-file"),
+            json!("/rtt-does-not-exist"),
+        ]);
+    b.config["linux"]["readonlyPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/rtt-ro-dir"));
     b.annotate("rtt.expect.absent", "/rtt-masked-dir/secret");
     t.run_checker(&b);
 }

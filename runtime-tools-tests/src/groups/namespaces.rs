@@ -9,11 +9,31 @@ use std::time::Duration;
 /// The tests of this module.
 pub fn tests() -> Vec<Test> {
     vec![
-        Test { group: "namespaces", name: "new", run: new_ns },
-        Test { group: "namespaces", name: "absent-type-inherits-runtime", run: inherit },
-        Test { group: "namespaces", name: "join-by-path", run: join },
-        Test { group: "namespaces", name: "user-mappings", run: user },
-        Test { group: "namespaces", name: "time-offsets", run: time },
+        Test {
+            group: "namespaces",
+            name: "new",
+            run: new_ns,
+        },
+        Test {
+            group: "namespaces",
+            name: "absent-type-inherits-runtime",
+            run: inherit,
+        },
+        Test {
+            group: "namespaces",
+            name: "join-by-path",
+            run: join,
+        },
+        Test {
+            group: "namespaces",
+            name: "user-mappings",
+            run: user,
+        },
+        Test {
+            group: "namespaces",
+            name: "time-offsets",
+            run: time,
+        },
     ]
 }
 
@@ -31,28 +51,46 @@ fn proc_name(t: &str) -> &str {
 fn run_ns(t: &mut T, b: &Bundle) {
     let c = b.container(t.suite);
     let cr = c.create();
-    if !t.check("create", cr.ok(), || format!("{}; {}", cr.describe(), c.output().trim())) {
+    if !t.check("create", cr.ok(), || {
+        format!("{}; {}", cr.describe(), c.output().trim())
+    }) {
         return;
     }
     let pid = c.pid().unwrap_or(0).to_string();
-    for ns in b.config["linux"]["namespaces"].as_array().cloned().unwrap_or_default() {
+    for ns in b.config["linux"]["namespaces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let ty = ns["type"].as_str().unwrap_or("");
         let mine = host::ns_link(&pid, proc_name(ty));
         // pid and time namespaces of a created process are its *_for_children only when the
         // runtime forked after unsharing; /proc/PID/ns/pid is the namespace it lives in.
         if let Some(path) = ns["path"].as_str() {
-            let want = std::fs::read_link(path).ok().map(|p| p.display().to_string());
-            t.check(&format!("{ty} joined by path"), mine.is_some() && mine == want, || format!("{mine:?} vs {want:?}"));
+            let want = std::fs::read_link(path)
+                .ok()
+                .map(|p| p.display().to_string());
+            t.check(
+                &format!("{ty} joined by path"),
+                mine.is_some() && mine == want,
+                || format!("{mine:?} vs {want:?}"),
+            );
         } else {
             let host = host::ns_link("self", proc_name(ty));
-            t.check(&format!("{ty} is a new namespace"), mine.is_some() && mine != host, || format!("{mine:?} vs runtime {host:?}"));
+            t.check(
+                &format!("{ty} is a new namespace"),
+                mine.is_some() && mine != host,
+                || format!("{mine:?} vs runtime {host:?}"),
+            );
         }
     }
     let st = c.start();
     if !t.check("start", st.ok(), || st.describe()) {
         return;
     }
-    t.check("exits", c.wait_stopped(Duration::from_secs(15)), || c.status());
+    t.check("exits", c.wait_stopped(Duration::from_secs(15)), || {
+        c.status()
+    });
     t.record_checker(&c.output());
 }
 
@@ -61,7 +99,10 @@ fn run_ns(t: &mut T, b: &Bundle) {
 fn new_ns(t: &mut T) {
     let mut b = t.bundle();
     if std::path::Path::new("/proc/self/ns/cgroup").exists() {
-        b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "cgroup"}));
+        b.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "cgroup"}));
     } else {
         t.skip("cgroup namespace", "host kernel has no cgroup namespaces");
     }
@@ -82,7 +123,11 @@ fn inherit(t: &mut T) {
     let pid = c.pid().unwrap_or(0).to_string();
     for ns in ["net", "ipc"] {
         let (mine, host) = (host::ns_link(&pid, ns), host::ns_link("self", ns));
-        t.check(&format!("{ns} inherited from runtime"), mine.is_some() && mine == host, || format!("{mine:?} vs {host:?}"));
+        t.check(
+            &format!("{ns} inherited from runtime"),
+            mine.is_some() && mine == host,
+            || format!("{mine:?} vs {host:?}"),
+        );
     }
 }
 
@@ -119,11 +164,17 @@ fn join(t: &mut T) {
 /// User namespace with uid/gid mappings.
 fn user(t: &mut T) {
     if !host::has_user_ns() {
-        t.skip("user namespace", "host kernel has no (enabled) user namespaces");
+        t.skip(
+            "user namespace",
+            "host kernel has no (enabled) user namespaces",
+        );
         return;
     }
     let mut b = t.bundle();
-    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
     b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
     // The container's root must own its rootfs to write to it.
@@ -134,11 +185,17 @@ fn user(t: &mut T) {
 /// "timeOffsets ... sets the offset for Time Namespace."
 fn time(t: &mut T) {
     if !host::has_time_ns() {
-        t.skip("time namespace", "host kernel has no time namespaces (/proc/self/ns/time)");
+        t.skip(
+            "time namespace",
+            "host kernel has no time namespaces (/proc/self/ns/time)",
+        );
         return;
     }
     let mut b = t.bundle();
-    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
     b.config["linux"]["timeOffsets"] = json!({
         "monotonic": {"secs": 864000, "nanosecs": 0},
         "boottime": {"secs": 172800, "nanosecs": 500}

@@ -7,13 +7,41 @@ use serde_json::json;
 /// The tests of this module.
 pub fn tests() -> Vec<Test> {
     vec![
-        Test { group: "process", name: "root-defaults", run: root_defaults },
-        Test { group: "process", name: "user-ids-umask-rlimits-caps", run: user_process },
-        Test { group: "process", name: "root-caps-no-new-privileges", run: |t| root_caps(t, true) },
-        Test { group: "process", name: "root-caps-new-privileges", run: |t| root_caps(t, false) },
-        Test { group: "hostname", name: "hostname-and-domainname", run: hostname },
-        Test { group: "sysctl", name: "namespaced-sysctls", run: sysctl },
-        Test { group: "annotations", name: "state-reports-annotations", run: annotations },
+        Test {
+            group: "process",
+            name: "root-defaults",
+            run: root_defaults,
+        },
+        Test {
+            group: "process",
+            name: "user-ids-umask-rlimits-caps",
+            run: user_process,
+        },
+        Test {
+            group: "process",
+            name: "root-caps-no-new-privileges",
+            run: |t| root_caps(t, true),
+        },
+        Test {
+            group: "process",
+            name: "root-caps-new-privileges",
+            run: |t| root_caps(t, false),
+        },
+        Test {
+            group: "hostname",
+            name: "hostname-and-domainname",
+            run: hostname,
+        },
+        Test {
+            group: "sysctl",
+            name: "namespaced-sysctls",
+            run: sysctl,
+        },
+        Test {
+            group: "annotations",
+            name: "state-reports-annotations",
+            run: annotations,
+        },
     ]
 }
 
@@ -106,6 +134,10 @@ fn annotations(t: &mut T) {
     }
     let s = c.state().unwrap_or_default();
     for (k, v) in b.config["annotations"].as_object().unwrap() {
-        t.eq(&format!("state annotation {k}"), s["annotations"][k].clone(), v.clone());
+        t.eq(
+            &format!("state annotation {k}"),
+            s["annotations"][k].clone(),
+            v.clone(),
+        );
     }
 }

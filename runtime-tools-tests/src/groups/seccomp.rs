@@ -6,7 +6,11 @@ use serde_json::json;
 
 /// The tests of this module.
 pub fn tests() -> Vec<Test> {
-    vec![Test { group: "seccomp", name: "actions-errnoret-args", run: actions }]
+    vec![Test {
+        group: "seccomp",
+        name: "actions-errnoret-args",
+        run: actions,
+    }]
 }
 
 /// ERRNO with and without errnoRet ("If not specified, its default value is EPERM"), an
