@@ -68,7 +68,7 @@ impl Suite {
         let mut c = Command::new(&self.runtime);
         c.arg("--root").arg(self.root()).args(args);
         c.stdin(Stdio::null());
-        run(c, Duration::from_secs(30))
+        run(c, Duration::from_secs(10))
     }
 }
 
@@ -363,7 +363,7 @@ impl Container<'_> {
         // The container inherits these: stdout and stderr both land in container.out, and the
         // runtime's own messages too; they are told apart by the checker's line format.
         let f2 = f.try_clone().expect("dup");
-        run_with_stdio(c, f, f2, Duration::from_secs(30))
+        run_with_stdio(c, f, f2, Duration::from_secs(10))
     }
 
     /// `create` with no extra flags.
