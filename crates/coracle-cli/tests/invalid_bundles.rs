@@ -40,7 +40,9 @@ fn cases() -> Vec<(&'static str, Edit, &'static str)> {
         ("relative hook path", |c, _| c["hooks"] = json!({"prestart": [{"path": "hook.sh"}]}), "hooks.prestart[0]"),
         ("seccomp not yet supported", |c, _| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}), "linux.seccomp"),
         ("terminal without console socket", |c, _| c["process"]["terminal"] = json!(true), "terminal"),
-        ("no mount namespace", |c, _| c["linux"]["namespaces"] = json!([{"type": "pid"}]), "mount namespace"),
+        ("no mount namespace", |c, _| {
+            c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}]);
+        }, "mount namespace"),
         ("mount source missing", |c, _| c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/x", "type": "bind", "source": "/nonexistent-src", "options": ["bind"]})), "/nonexistent-src"),
         ("bad JSON", |c, b| { std::fs::write(b.dir.join("config.json"), b"{\"ociVersion\": ").unwrap(); *c = Value::Null; }, "config.json"),
     ]

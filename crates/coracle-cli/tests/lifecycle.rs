@@ -104,11 +104,31 @@ fn exit_codes_and_signals_propagate_through_run() {
     let rt = Runtime::new();
     let (code, _, _) = rt.run(&Bundle::sh("exit 3"), &unique("exit"));
     assert_eq!(code, 3);
-    let (code, _, _) = rt.run(&Bundle::sh("kill -TERM $$; sleep 5"), &unique("sig"));
+    // Without a pid namespace of its own the shell is not an init, so SIGTERM kills it.
+    let mut b = Bundle::sh("kill -TERM $$; sleep 5");
+    b.edit(|c| c["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "uts"}]));
+    let (code, _, _) = rt.run(&b, &unique("sig"));
     assert_eq!(code, 128 + 15);
     let (code, out, _) = rt.run(&Bundle::sh("echo hello; echo err >&2"), &unique("out"));
     assert_eq!((code, out.as_str()), (0, "hello\n"));
     assert!(rt.ids().is_empty(), "run must delete its container: {:?}", rt.ids());
+}
+
+#[test]
+fn run_reports_a_kill_from_outside_as_128_plus_9() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "100"]);
+    let id = unique("killed");
+    std::thread::scope(|s| {
+        let run = s.spawn(|| rt.run(&b, &id));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !rt.root.join(&id).join("state.json").exists() || rt.status(&id) != "running" {
+            assert!(Instant::now() < deadline, "container never ran");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(rt.cmd(&["kill", &id, "KILL"]).status.success());
+        assert_eq!(run.join().unwrap().0, 128 + 9);
+    });
 }
 
 #[test]
@@ -138,17 +158,10 @@ fn concurrent_creates_of_one_id_have_one_winner() {
     let rt = Runtime::new();
     let b = Bundle::new(&["sleep", "100"]);
     let id = unique("race");
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            rt.command(&["create", "--bundle", b.dir.to_str().unwrap(), &id])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let outs: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| rt.cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id]))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
     let wins = outs.iter().filter(|o| o.status.success()).count();
     assert_eq!(wins, 1, "exactly one create must win");
     for o in outs.iter().filter(|o| !o.status.success()) {

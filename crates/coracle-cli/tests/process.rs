@@ -130,7 +130,7 @@ fn only_stdio_reaches_the_program() {
 #[test]
 fn preserve_fds_passes_extra_fds() {
     let rt = Runtime::new();
-    let b = Bundle::sh("cat <&3; ls /proc/self/fd | wc -l");
+    let b = Bundle::sh("cat <&3; echo; ls /proc/self/fd | wc -l");
     let cmd = rt.command(&["run", "--preserve-fds", "1", "--bundle", b.dir.to_str().unwrap(), &unique("fds")]);
     // The shell opens fd 3 without close-on-exec and execs coracle with it.
     let out = std::process::Command::new("sh")

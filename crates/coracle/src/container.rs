@@ -254,15 +254,6 @@ impl Container {
     fn oci_state_bytes(&self, status: Status) -> Vec<u8> {
         serde_json::to_vec(&self.state.oci_state(status)).unwrap_or_default()
     }
-
-    /// Wait for the init (our child) to exit, forwarding signals; returns the exit code
-    /// (128+N when killed by signal N).
-    fn wait(&self) -> Result<i32, Error> {
-        let Some(pidfd) = &self.child else {
-            return Err(Error::Unsupported("wait: the container init is not our child".into()));
-        };
-        members::wait_forwarding(pidfd).map_err(sys_err("wait for container"))
-    }
 }
 
 /// `run`: create + start, and unless `detach`, wait, delete and return the exit code
@@ -276,9 +267,20 @@ pub fn run(store: &Store, id: &str, opts: &CreateOptions, detach: bool) -> Resul
     if detach {
         return Ok(0);
     }
-    let code = c.wait();
-    c.delete(true)?;
-    code
+    // Wait without holding the container's lock, so that state, kill and delete from
+    // other processes keep working while the container runs.
+    let Some(child) = c.child.take() else {
+        return Err(Error::Unsupported("run: the container init is not our child".into()));
+    };
+    drop(c);
+    let code = members::wait_forwarding(&child).map_err(sys_err("wait for container"))?;
+    match Container::load(store, id) {
+        Ok(c) => c.delete(true)?,
+        // Somebody deleted it meanwhile: nothing left to clean.
+        Err(Error::State(StateError::NotFound(_))) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(code)
 }
 
 fn spawn_init(
@@ -290,6 +292,14 @@ fn spawn_init(
 ) -> Result<OwnedFd, Error> {
     let fifo_path = dir.path().join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).map_err(sys_err("mkfifo exec.fifo"))?;
+    // As runc: writable by the init whatever uid it runs as by then (mkfifo applied our umask).
+    nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        &fifo_path,
+        Mode::from_bits_truncate(0o622),
+        nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+    )
+    .map_err(sys_err("chmod exec.fifo"))?;
     let fifo = nix::fcntl::open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(sys_err("open exec.fifo"))?;
     let (env, listen_fds) = support::environment(&bundle.spec);

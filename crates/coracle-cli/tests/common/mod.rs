@@ -116,7 +116,7 @@ impl Drop for Bundle {
 }
 
 /// The config `runc spec` writes, minus what this build refuses (terminal, cgroup
-/// resources), with the given args.
+/// resources, ambient caps outside inheritable for non-root users), with the given args.
 pub fn base_config(args: &[&str]) -> Value {
     json!({
         "ociVersion": "1.0.2",
@@ -129,8 +129,7 @@ pub fn base_config(args: &[&str]) -> Value {
             "capabilities": {
                 "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
                 "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
             },
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
             "noNewPrivileges": true
@@ -171,9 +170,23 @@ impl Runtime {
         Runtime { root: PathBuf::from("/run").join(unique("coracle-test")) }
     }
 
-    /// `coracle --root ROOT args...`, stdio captured, stdin /dev/null.
+    /// `coracle --root ROOT args...`, stdin /dev/null, stdout and stderr captured
+    /// through files: a created container's init inherits them, and a pipe would keep
+    /// the reader waiting until the container exits.
     pub fn cmd(&self, args: &[&str]) -> Output {
-        self.command(args).stdin(Stdio::null()).output().expect("run coracle")
+        let base = std::env::temp_dir().join(unique("coracle-out"));
+        let (out_path, err_path) = (base.with_extension("out"), base.with_extension("err"));
+        let status = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .status()
+            .expect("run coracle");
+        let out = Output { status, stdout: std::fs::read(&out_path).unwrap(), stderr: std::fs::read(&err_path).unwrap() };
+        let _ = std::fs::remove_file(out_path);
+        let _ = std::fs::remove_file(err_path);
+        out
     }
 
     /// The command, for callers who want to set stdio themselves.

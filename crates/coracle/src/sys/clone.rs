@@ -43,7 +43,9 @@ pub fn clone3(args: CloneArgs) -> nix::Result<CloneResult> {
         pidfd: &mut pidfd as *mut libc::c_int as u64,
         child_tid: 0,
         parent_tid: 0,
-        exit_signal: libc::SIGCHLD as u64,
+        // With CLONE_PARENT the kernel takes the exit signal from the caller and
+        // rejects any other value.
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 { 0 } else { libc::SIGCHLD as u64 },
         stack: 0,
         stack_size: 0,
         tls: 0,
