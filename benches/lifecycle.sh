@@ -1,0 +1,128 @@
+#!/bin/sh
+# Lifecycle benchmark: coracle, runc and crun side by side on the same busybox bundle.
+#
+#   benches/lifecycle.sh [--runs N] [--warmup W] [--coracle PATH] [--without-coracle]
+#
+# Run as root from anywhere. Times `RUNTIME run` of /bin/true and `create`+`start`+(wait for
+# exit)+`delete`, interleaving the runtimes run by run, and prints markdown tables (medians,
+# p10/p90, ratios vs coracle, peak RSS of `run`). Defaults: N=50, W=5, coracle built with
+# `cargo build --release -p coracle-cli` at target/release/coracle.
+#
+# crun 1.8.1 refuses a hybrid cgroup host (v1 controllers plus cgroup2 at
+# /sys/fs/cgroup/unified), so the whole measurement runs in a private mount namespace where
+# that cgroup2 mount is detached (and an empty tmpfs put in its place): all three runtimes see
+# the same cgroup v1 view. The host's mounts are not touched. Containers, --root dirs and the bundle are removed at the end, also
+# on failure or interrupt.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+runs=50
+warmup=5
+coracle=
+with_coracle=1
+
+usage() {
+    sed -n '4p' "$0" | sed 's/^#   /usage: /' >&2
+    exit 2
+}
+while [ $# -gt 0 ]; do
+    case $1 in
+    --runs) runs=${2:?--runs needs a number}; shift 2 ;;
+    --warmup) warmup=${2:?--warmup needs a number}; shift 2 ;;
+    --coracle) coracle=${2:?--coracle needs a path}; shift 2 ;;
+    --without-coracle) with_coracle=0; shift ;;
+    -h | --help) usage ;;
+    *) echo "lifecycle.sh: unknown argument $1" >&2; usage ;;
+    esac
+done
+
+[ "$(id -u)" = 0 ] || { echo "lifecycle.sh: must run as root" >&2; exit 1; }
+
+install_missing() { # command package
+    command -v "$1" >/dev/null 2>&1 && return
+    echo "lifecycle.sh: installing $2" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null
+}
+install_missing runc runc
+install_missing crun crun
+install_missing python3 python3
+install_missing unshare util-linux
+install_missing file file # used by scripts/busybox-bundle.sh
+[ -x /usr/bin/time ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null
+
+if [ "$with_coracle" = 1 ]; then
+    if [ -z "$coracle" ]; then
+        (cd "$repo" && cargo build --release -q -p coracle-cli)
+        coracle=$repo/target/release/coracle
+    fi
+    [ -x "$coracle" ] || { echo "lifecycle.sh: $coracle is not executable" >&2; exit 1; }
+    coracle=$(cd "$(dirname "$coracle")" && pwd)/$(basename "$coracle")
+fi
+runc=$(command -v runc)
+crun=$(command -v crun)
+
+measure=
+work=$(mktemp -d /run/coracle-bench.XXXXXX)
+cleanup() {
+    status=$?
+    trap - EXIT INT TERM HUP
+    if [ -n "$measure" ]; then
+        kill "$measure" 2>/dev/null || true
+        wait "$measure" 2>/dev/null || true
+    fi
+    # Anything the Python driver could not delete (it force-deletes on its own failures).
+    for rt in coracle runc crun; do
+        [ -d "$work/root/$rt" ] || continue
+        bin=$(eval echo "\$$rt")
+        [ -n "$bin" ] || continue
+        for dir in "$work/root/$rt"/*/; do
+            [ -d "$dir" ] || continue
+            id=$(basename "$dir")
+            case $id in bench-*) "$bin" --root "$work/root/$rt" delete --force "$id" 2>/dev/null || true ;; esac
+        done
+    done
+    rm -rf "$work"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+bundle=$work/bundle
+"$repo/scripts/busybox-bundle.sh" "$bundle"
+# runc's default spec, with no terminal, /bin/true, and no linux.resources: coracle refuses
+# cgroup resources until its cgroups module lands, and all three runtimes get the same config.
+(cd "$bundle" && rm -f config.json && "$runc" spec)
+python3 - "$bundle/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+with open(path) as f:
+    c = json.load(f)
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+c["linux"].pop("resources", None)
+with open(path, "w") as f:
+    json.dump(c, f, indent=2)
+PY
+mkdir -p "$work/root"
+
+set -- --bundle "$bundle" --root-base "$work/root" --runs "$runs" --warmup "$warmup"
+[ "$with_coracle" = 1 ] && set -- "$@" --runtime "coracle=$coracle"
+set -- "$@" --runtime "runc=$runc" --runtime "crun=$crun"
+
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) cores;" \
+    "$("$runc" --version | head -1); $("$crun" --version | head -1)" \
+    "${coracle:+; coracle at commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)}"
+echo
+# The measurement itself, in a private mount namespace without the cgroup2 mount. crun then
+# takes the bare directory for a hierarchy and writes cgroup.procs files into it; without the
+# throwaway tmpfs those would land in the host's /sys/fs/cgroup tmpfs, hidden under cgroup2.
+# In the background so that a signal reaches the traps at once; cleanup stops it first.
+unshare -m --propagation private sh -c '
+    if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
+    mount -t tmpfs -o size=1m,mode=755 coracle-bench-void /sys/fs/cgroup/unified
+    exec python3 "$0" "$@"' "$here/lifecycle.py" "$@" &
+measure=$!
+wait "$measure"
