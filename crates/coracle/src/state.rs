@@ -191,19 +191,14 @@ impl Store {
             }
             Err(e) => return Err(io_err("create", &path, e)),
         }
-        let dir = open_dir(&path).map_err(|e| io_err("open", &path, e))?;
-        // mkdir applies the umask; the mode must not depend on the caller's.
-        dir.set_permissions(std::fs::Permissions::from_mode(0o711))
-            .map_err(|e| io_err("chmod", &path, e))?;
-        let lock = lock_exclusive(OwnedFd::from(dir)).map_err(|e| errno_err("lock", &path, e))?;
-        if removed(&lock).map_err(|e| io_err("stat", &path, e))? {
-            // A delete of the half-made directory won the race.
-            return Err(io_err(
-                "create",
-                &path,
-                std::io::Error::from(Errno::ENOENT),
-            ));
-        }
+        let lock = match lock_new_dir(&path) {
+            Ok(lock) => lock,
+            Err(e) => {
+                // Leave no half-made container behind (it is still empty).
+                let _ = std::fs::remove_dir(&path);
+                return Err(e);
+            }
+        };
         Ok(ContainerDir {
             id: id.to_string(),
             path,
@@ -262,6 +257,20 @@ impl Store {
         ids.sort();
         Ok(ids)
     }
+}
+
+/// Open, chmod and lock the directory `create` just made.
+fn lock_new_dir(path: &Path) -> Result<Flock<OwnedFd>, StateError> {
+    let dir = open_dir(path).map_err(|e| io_err("open", path, e))?;
+    // mkdir applies the umask; the mode must not depend on the caller's.
+    dir.set_permissions(std::fs::Permissions::from_mode(0o711))
+        .map_err(|e| io_err("chmod", path, e))?;
+    let lock = lock_exclusive(OwnedFd::from(dir)).map_err(|e| errno_err("lock", path, e))?;
+    if removed(&lock).map_err(|e| io_err("stat", path, e))? {
+        // A delete of the half-made directory won the race.
+        return Err(io_err("create", path, std::io::Error::from(Errno::ENOENT)));
+    }
+    Ok(lock)
 }
 
 /// Open a directory without following a final symlink; std adds O_CLOEXEC.

@@ -25,6 +25,8 @@ pub fn check(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
         if p.exec_cpu_affinity().is_some() {
             return no("process.execCPUAffinity", "exec cpu affinity");
         }
+        // Checked here, on the host's /sys, before anything exists.
+        crate::security::check_labels(p).map_err(|e| Error::Unsupported(e.to_string()))?;
     }
     if opts.console_socket.is_some() {
         return no("--console-socket", "a console socket");

@@ -36,7 +36,11 @@ impl State {
         let mut out = Map::new();
         out.insert("ociVersion".into(), json!(crate::OCI_VERSION));
         out.insert("id".into(), json!(self.id));
-        let pid = if status == Status::Stopped { 0 } else { self.pid };
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.pid
+        };
         out.insert("pid".into(), json!(pid));
         out.insert("status".into(), json!(status));
         out.insert("bundle".into(), json!(self.bundle));

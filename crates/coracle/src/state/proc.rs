@@ -57,7 +57,10 @@ mod tests {
 
     #[test]
     fn parse_stat_plain_comm() {
-        assert_eq!(parse_stat(&stat_line("sleep", 'S', 987654)), Some((b'S', 987654)));
+        assert_eq!(
+            parse_stat(&stat_line("sleep", 'S', 987654)),
+            Some((b'S', 987654))
+        );
     }
 
     #[test]
@@ -87,7 +90,10 @@ mod tests {
         let own = std::fs::read("/proc/self/stat").unwrap();
         assert_eq!(parse_stat(&own).unwrap().1, start);
         assert!(is_alive(me, start));
-        assert!(!is_alive(me, start + 1), "a different start time is another process");
+        assert!(
+            !is_alive(me, start + 1),
+            "a different start time is another process"
+        );
     }
 
     #[test]
@@ -109,7 +115,10 @@ mod tests {
         // Not reaped yet: the zombie keeps its stat entry but is not alive.
         let deadline = Instant::now() + Duration::from_secs(10);
         while is_alive(pid, start) {
-            assert!(Instant::now() < deadline, "killed child never became a zombie");
+            assert!(
+                Instant::now() < deadline,
+                "killed child never became a zombie"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(process_start_time(pid), Some(start), "zombie still listed");

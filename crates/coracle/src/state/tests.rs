@@ -49,7 +49,14 @@ fn mode_of(path: &Path) -> u32 {
 
 #[test]
 fn validate_id_accepts_runc_charset() {
-    for id in ["a", "A-b_c.d+e", "0", "...", ".hidden", "x".repeat(1024).as_str()] {
+    for id in [
+        "a",
+        "A-b_c.d+e",
+        "0",
+        "...",
+        ".hidden",
+        "x".repeat(1024).as_str(),
+    ] {
         assert!(validate_id(id).is_ok(), "{id:?}");
     }
 }
@@ -57,7 +64,9 @@ fn validate_id_accepts_runc_charset() {
 #[test]
 fn validate_id_rejects_paths_and_odd_characters() {
     let long = "x".repeat(1025);
-    for id in ["", ".", "..", "a/b", "/a", "a b", "a,b", "a:b", "é", "a\0b", "a\n", &long] {
+    for id in [
+        "", ".", "..", "a/b", "/a", "a b", "a,b", "a:b", "é", "a\0b", "a\n", &long,
+    ] {
         let err = validate_id(id).expect_err(id);
         assert!(matches!(err, StateError::InvalidId { .. }), "{id:?}: {err}");
     }
@@ -107,9 +116,18 @@ fn create_makes_locked_0711_dir_and_rejects_duplicates() {
 fn create_rejects_invalid_id_before_touching_disk() {
     let tmp = TempDir::new();
     let store = Store::open(&tmp.0).unwrap();
-    assert!(matches!(store.create(".."), Err(StateError::InvalidId { .. })));
-    assert!(matches!(store.create("../x"), Err(StateError::InvalidId { .. })));
-    assert!(matches!(store.lock("a/b"), Err(StateError::InvalidId { .. })));
+    assert!(matches!(
+        store.create(".."),
+        Err(StateError::InvalidId { .. })
+    ));
+    assert!(matches!(
+        store.create("../x"),
+        Err(StateError::InvalidId { .. })
+    ));
+    assert!(matches!(
+        store.lock("a/b"),
+        Err(StateError::InvalidId { .. })
+    ));
     assert_eq!(std::fs::read_dir(&tmp.0).unwrap().count(), 0);
 }
 
@@ -134,7 +152,10 @@ fn concurrent_creates_of_one_id_have_one_winner() {
     let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
     for r in results.iter().filter(|r| r.is_err()) {
-        assert!(matches!(r, Err(StateError::Exists(id)) if id == "race"), "{r:?}");
+        assert!(
+            matches!(r, Err(StateError::Exists(id)) if id == "race"),
+            "{r:?}"
+        );
     }
 }
 
@@ -149,7 +170,10 @@ fn lock_of_missing_container_is_not_found_like_runc() {
     assert!(matches!(store.lock("file"), Err(StateError::NotFound(_))));
     std::fs::create_dir(tmp.0.join("real")).unwrap();
     symlink(tmp.0.join("real"), tmp.0.join("link")).unwrap();
-    assert!(store.lock("link").is_err(), "a symlinked container dir must not be followed");
+    assert!(
+        store.lock("link").is_err(),
+        "a symlinked container dir must not be followed"
+    );
 }
 
 #[test]
@@ -169,7 +193,11 @@ fn lock_is_a_real_flock_seen_by_other_processes() {
     assert_eq!(try_flock(), Some(99), "flock(1) got the lock we hold");
     let path = dir.path().to_path_buf();
     drop(dir);
-    let free = Command::new("flock").args(["-n", "-E", "99"]).arg(&path).arg("true").status();
+    let free = Command::new("flock")
+        .args(["-n", "-E", "99"])
+        .arg(&path)
+        .arg("true")
+        .status();
     assert_eq!(free.unwrap().code(), Some(0), "lock not released on drop");
 }
 
@@ -181,11 +209,19 @@ fn lock_waits_for_holder_then_succeeds() {
     let (tx, rx) = mpsc::channel();
     let waiter = {
         let store = store.clone();
-        std::thread::spawn(move || tx.send(store.lock("c").map(|d| d.id().to_string())).unwrap())
+        std::thread::spawn(move || {
+            tx.send(store.lock("c").map(|d| d.id().to_string()))
+                .unwrap()
+        })
     };
-    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "lock did not block");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "lock did not block"
+    );
     drop(held);
-    let got = rx.recv_timeout(Duration::from_secs(10)).expect("lock never acquired");
+    let got = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("lock never acquired");
     assert_eq!(got.unwrap(), "c");
     waiter.join().unwrap();
 }
@@ -200,9 +236,14 @@ fn lock_waiting_on_a_removed_container_is_not_found() {
         let store = store.clone();
         std::thread::spawn(move || tx.send(store.lock("c").map(|_| ())).unwrap())
     };
-    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "lock did not block");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "lock did not block"
+    );
     held.remove().unwrap();
-    let got = rx.recv_timeout(Duration::from_secs(10)).expect("waiter stuck");
+    let got = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("waiter stuck");
     assert!(matches!(got, Err(StateError::NotFound(_))), "{got:?}");
     waiter.join().unwrap();
 }
@@ -212,13 +253,19 @@ fn state_round_trips_atomically() {
     let tmp = TempDir::new();
     let store = Store::open(&tmp.0).unwrap();
     let dir = store.create("c").unwrap();
-    assert!(dir.read_state().unwrap().is_none(), "no state while creating");
+    assert!(
+        dir.read_state().unwrap().is_none(),
+        "no state while creating"
+    );
     let mut state = sample_state("c");
     dir.write_state(&state).unwrap();
     state.pid = 999;
     dir.write_state(&state).unwrap();
     let back = dir.read_state().unwrap().unwrap();
-    assert_eq!((back.id.as_str(), back.pid, back.pid_start_time), ("c", 999, 5678));
+    assert_eq!(
+        (back.id.as_str(), back.pid, back.pid_start_time),
+        ("c", 999, 5678)
+    );
     assert_eq!(back.annotations["a"], "b");
     assert_eq!(back.created, state.created);
     assert_eq!(mode_of(&dir.path().join("state.json")), 0o600);
@@ -267,7 +314,10 @@ fn remove_deletes_contents_without_following_symlinks() {
     std::fs::write(outside.join("keep"), b"x").unwrap();
     let dir = store.create("c").unwrap();
     dir.write_state(&sample_state("c")).unwrap();
-    let fifo = Command::new("mkfifo").arg(dir.path().join("exec.fifo")).status().unwrap();
+    let fifo = Command::new("mkfifo")
+        .arg(dir.path().join("exec.fifo"))
+        .status()
+        .unwrap();
     assert!(fifo.success());
     symlink(&outside, dir.path().join("link")).unwrap();
     std::fs::create_dir(dir.path().join("sub")).unwrap();

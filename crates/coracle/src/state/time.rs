@@ -82,7 +82,10 @@ mod tests {
     fn fraction_drops_trailing_zeros_like_go() {
         assert_eq!(format_rfc3339(0, 120_000_000), "1970-01-01T00:00:00.12Z");
         assert_eq!(format_rfc3339(0, 1), "1970-01-01T00:00:00.000000001Z");
-        assert_eq!(format_rfc3339(0, 999_999_990), "1970-01-01T00:00:00.99999999Z");
+        assert_eq!(
+            format_rfc3339(0, 999_999_990),
+            "1970-01-01T00:00:00.99999999Z"
+        );
     }
 
     /// Walk day by day from 1900 to 2300 with a naive calendar and compare.
@@ -117,7 +120,11 @@ mod tests {
         let now = now_rfc3339();
         let b = now.as_bytes();
         assert!(now.ends_with('Z'), "{now}");
-        assert_eq!((b[4], b[7], b[10], b[13], b[16]), (b'-', b'-', b'T', b':', b':'), "{now}");
+        assert_eq!(
+            (b[4], b[7], b[10], b[13], b[16]),
+            (b'-', b'-', b'T', b':', b':'),
+            "{now}"
+        );
         let year: i64 = now[..4].parse().unwrap();
         assert!((2024..3000).contains(&year), "{now}");
     }

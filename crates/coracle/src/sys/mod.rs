@@ -8,3 +8,5 @@ pub mod fd;
 pub mod mount;
 pub mod pidfd;
 pub mod process;
+#[cfg(test)]
+pub(crate) mod testing;

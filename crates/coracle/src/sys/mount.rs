@@ -55,7 +55,12 @@ pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
 pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 
 /// mount_setattr(dirfd, path, flags, attr).
-pub fn mount_setattr(dirfd: BorrowedFd<'_>, path: &CStr, flags: u32, attr: &MountAttr) -> nix::Result<()> {
+pub fn mount_setattr(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: u32,
+    attr: &MountAttr,
+) -> nix::Result<()> {
     // SAFETY: path is NUL-terminated and attr points to a live MountAttr of the size passed.
     let ret = unsafe {
         libc::syscall(
@@ -108,4 +113,50 @@ pub fn move_mount(
         )
     };
     Errno::result(ret).map(drop)
+}
+
+/// `AT_EMPTY_PATH`: operate on the fd itself (for open_tree and mount_setattr).
+pub const AT_EMPTY_PATH: u32 = 0x1000;
+/// `FSCONFIG_SET_STRING`: set a string-valued parameter.
+pub const FSCONFIG_SET_STRING: u32 = 1;
+/// `FSCONFIG_CMD_CREATE`: create the superblock from the parameters given so far.
+pub const FSCONFIG_CMD_CREATE: u32 = 6;
+
+/// fsopen(fstype, FSOPEN_CLOEXEC): a file system context for the new mount API.
+pub fn fsopen(fstype: &CStr) -> nix::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: u32 = 1;
+    // SAFETY: fstype is NUL-terminated; the call returns a new fd on success.
+    let ret = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
+}
+
+/// fsconfig(fs_fd, cmd, key, value, 0): `key`/`value` are `None` for commands without them.
+pub fn fsconfig(
+    fs_fd: BorrowedFd<'_>,
+    cmd: u32,
+    key: Option<&CStr>,
+    value: Option<&CStr>,
+) -> nix::Result<()> {
+    let key = key.map_or(std::ptr::null(), CStr::as_ptr);
+    let value = value.map_or(std::ptr::null(), CStr::as_ptr);
+    // SAFETY: key and value are NULL or NUL-terminated strings alive for the call.
+    let ret = unsafe { libc::syscall(libc::SYS_fsconfig, fs_fd.as_raw_fd(), cmd, key, value, 0) };
+    Errno::result(ret).map(drop)
+}
+
+/// fsmount(fs_fd, FSMOUNT_CLOEXEC, attr): a detached mount of a created context,
+/// with `MOUNT_ATTR_*` flags `attr`.
+pub fn fsmount(fs_fd: BorrowedFd<'_>, attr: u64) -> nix::Result<OwnedFd> {
+    const FSMOUNT_CLOEXEC: u32 = 1;
+    // SAFETY: integer arguments only; the call returns a new fd on success.
+    let ret = unsafe { libc::syscall(libc::SYS_fsmount, fs_fd.as_raw_fd(), FSMOUNT_CLOEXEC, attr) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
 }
