@@ -35,7 +35,7 @@ def set_child_subreaper():
         sys.exit(f"prctl PR_SET_CHILD_SUBREAPER: {os.strerror(err)}")
 
 
-def spawn(argv, log):
+def spawn(argv, log, expect=0):
     """Run argv with stdin/stdout on /dev/null and stderr to log; return elapsed ns."""
     devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     errfd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
@@ -52,11 +52,11 @@ def spawn(argv, log):
     finally:
         os.close(devnull)
         os.close(errfd)
-    if status != 0:
+    code = os.waitstatus_to_exitcode(status)
+    if code != expect:
         with open(log, errors="replace") as f:
             err = f.read().strip()
-        code = os.waitstatus_to_exitcode(status)
-        raise RuntimeFailed(f"{' '.join(argv)}: exit {code}: {err}")
+        raise RuntimeFailed(f"{' '.join(argv)}: exit {code}, expected {expect}: {err}")
     return elapsed
 
 
@@ -78,9 +78,9 @@ class Runtime:
     def argv(self, *args):
         return [self.path, "--root", self.root, *args]
 
-    def spawn(self, *args, wrapper=()):
+    def spawn(self, *args, wrapper=(), expect=0):
         """Run one runtime command (optionally under a wrapper); return elapsed ns."""
-        return spawn([*wrapper, *self.argv(*args)], self.log)
+        return spawn([*wrapper, *self.argv(*args)], self.log, expect)
 
     def peak_rss(self, time_bin, out, *args):
         """Run one runtime command under GNU time; return its ru_maxrss in KiB."""
@@ -180,6 +180,8 @@ def main():
     ap.add_argument("--root-base", required=True, help="per-runtime --root dirs go under it")
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--check-bundle", required=True, help="a bundle whose process exits non-zero")
+    ap.add_argument("--check-status", type=int, required=True, help="its exit status")
     ap.add_argument("--rss-runs", type=int, default=10, help="runs of the peak RSS pass")
     ap.add_argument("--time", default="/usr/bin/time", help="GNU time, for peak RSS")
     ap.add_argument(
@@ -204,6 +206,18 @@ def main():
 
     samples = {s: {rt.name: [] for rt in runtimes} for s in SCENARIOS}
     tag = os.getpid()
+
+    # Proof that each runtime really runs the container's process: the check bundle (same
+    # rootfs) exits with a chosen status, which `run` must pass on.
+    for rt in runtimes:
+        cid = f"bench-{tag}-check-{rt.name}"
+        try:
+            rt.spawn("run", "--bundle", args.check_bundle, cid, expect=args.check_status)
+        except RuntimeFailed as e:
+            rt.force_delete(cid)
+            sys.exit(f"{rt.name} failed the check run: {e}")
+        finally:
+            reap_orphans()
 
     def measure(i, scenario, rt):
         cid = f"bench-{tag}-{i}-{rt.name}-{'r' if scenario == 'run' else 'l'}"

@@ -92,8 +92,11 @@ trap 'exit 129' HUP
 
 bundle=$work/bundle
 "$repo/scripts/busybox-bundle.sh" "$bundle"
-# runc's default spec, with no terminal, /bin/true, and no linux.resources: coracle refuses
-# cgroup resources until its cgroups module lands, and all three runtimes get the same config.
+# runc's default spec, with no terminal, /bin/true, and two removals; all three runtimes get
+# the same config. linux.resources: coracle refuses cgroup resources until its cgroups module
+# lands. process.capabilities.ambient: runc lists ambient capabilities that are not in the
+# (absent) inheritable set, which the kernel cannot raise; runc and crun skip them silently,
+# coracle fails closed. Without the list, all three start the same capability sets.
 (cd "$bundle" && rm -f config.json && "$runc" spec)
 python3 - "$bundle/config.json" <<'PY'
 import json, sys
@@ -103,12 +106,24 @@ with open(path) as f:
 c["process"]["terminal"] = False
 c["process"]["args"] = ["/bin/true"]
 c["linux"].pop("resources", None)
+c["process"].get("capabilities", {}).pop("ambient", None)
 with open(path, "w") as f:
     json.dump(c, f, indent=2)
 PY
-mkdir -p "$work/root"
+# The check bundle: same rootfs, a process that exits 7; every runtime's `run` must report 7.
+mkdir -p "$work/check" "$work/root"
+python3 - "$bundle/config.json" "$work/check/config.json" "$bundle/rootfs" <<'PY'
+import json, sys
+src, dst, rootfs = sys.argv[1:]
+with open(src) as f:
+    c = json.load(f)
+c["root"]["path"] = rootfs
+c["process"]["args"] = ["/bin/sh", "-c", "exit 7"]
+with open(dst, "w") as f:
+    json.dump(c, f, indent=2)
+PY
 
-set -- --bundle "$bundle" --root-base "$work/root" --runs "$runs" --warmup "$warmup"
+set -- --bundle "$bundle" --check-bundle "$work/check" --check-status 7 --root-base "$work/root" --runs "$runs" --warmup "$warmup"
 [ "$with_coracle" = 1 ] && set -- "$@" --runtime "coracle=$coracle"
 set -- "$@" --runtime "runc=$runc" --runtime "crun=$crun"
 
