@@ -14,6 +14,7 @@ Python's RSS high-water mark into ru_maxrss at exec, which would swamp the runti
 import argparse
 import ctypes
 import os
+import shlex
 import statistics
 import sys
 import tempfile
@@ -69,14 +70,14 @@ def read_maxrss(path):
 class Runtime:
     """One runtime binary with its own --root state directory."""
 
-    def __init__(self, name, path, root, logdir):
+    def __init__(self, name, command, root, logdir):
         self.name = name
-        self.path = path
+        self.command = command
         self.root = root
         self.log = os.path.join(logdir, f"{name}.stderr")
 
     def argv(self, *args):
-        return [self.path, "--root", self.root, *args]
+        return [*self.command, "--root", self.root, *args]
 
     def spawn(self, *args, wrapper=(), expect=0):
         """Run one runtime command (optionally under a wrapper); return elapsed ns."""
@@ -188,7 +189,7 @@ def main():
         "--runtime",
         action="append",
         required=True,
-        metavar="NAME=PATH",
+        metavar="NAME=PATH [GLOBAL-ARG...]",
         help="repeatable; ratios are against the first one",
     )
     args = ap.parse_args()
@@ -199,10 +200,10 @@ def main():
     tmpdir = tempfile.mkdtemp(prefix="lifecycle-", dir=args.root_base)
     runtimes = []
     for spec in args.runtime:
-        name, _, path = spec.partition("=")
+        name, _, command = spec.partition("=")
         root = os.path.join(args.root_base, name)
         os.makedirs(root, exist_ok=True)
-        runtimes.append(Runtime(name, path, root, tmpdir))
+        runtimes.append(Runtime(name, shlex.split(command), root, tmpdir))
 
     samples = {s: {rt.name: [] for rt in runtimes} for s in SCENARIOS}
     tag = os.getpid()

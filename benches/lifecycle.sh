@@ -61,6 +61,7 @@ if [ "$with_coracle" = 1 ]; then
 fi
 runc=$(command -v runc)
 crun=$(command -v crun)
+case "$coracle$runc$crun" in *' '*) echo "lifecycle.sh: runtime paths with spaces are not supported" >&2; exit 1 ;; esac
 
 measure=
 work=$(mktemp -d /run/coracle-bench.XXXXXX)
@@ -72,15 +73,17 @@ cleanup() {
         wait "$measure" 2>/dev/null || true
     fi
     # Anything the Python driver could not delete (it force-deletes on its own failures).
-    for rt in coracle runc crun; do
-        [ -d "$work/root/$rt" ] || continue
-        bin=$(eval echo "\$$rt")
-        [ -n "$bin" ] || continue
-        for dir in "$work/root/$rt"/*/; do
-            [ -d "$dir" ] || continue
-            id=$(basename "$dir")
-            case $id in bench-*) "$bin" --root "$work/root/$rt" delete --force "$id" 2>/dev/null || true ;; esac
-        done
+    for dir in "$work"/root/*/bench-*/; do
+        [ -d "$dir" ] || continue
+        root=$(dirname "$dir")
+        case $(basename "$root") in
+        coracle) cmd=$coracle ;;
+        runc) cmd=$runc ;;
+        crun) cmd=$crun ;;
+        crun-nocgroup) cmd="$crun --cgroup-manager=disabled" ;;
+        *) continue ;;
+        esac
+        [ -n "$cmd" ] && $cmd --root "$root" delete --force "$(basename "$dir")" 2>/dev/null || true
     done
     rm -rf "$work"
     exit "$status"
@@ -126,10 +129,14 @@ PY
 set -- --bundle "$bundle" --check-bundle "$work/check" --check-status 7 --root-base "$work/root" --runs "$runs" --warmup "$warmup"
 [ "$with_coracle" = 1 ] && set -- "$@" --runtime "coracle=$coracle"
 set -- "$@" --runtime "runc=$runc" --runtime "crun=$crun"
+# crun once more without cgroups, to show what creating them costs (coracle does not create
+# any yet; runc has no switch to skip them).
+set -- "$@" --runtime "crun-nocgroup=$crun --cgroup-manager=disabled"
 
+rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git -C "$repo" status --porcelain 2>/dev/null)" ] || rev="$rev (with local changes)"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) cores;" \
-    "$("$runc" --version | head -1); $("$crun" --version | head -1)" \
-    "${coracle:+; coracle at commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)}"
+    "$("$runc" --version | head -1); $("$crun" --version | head -1)${coracle:+; coracle $coracle, repository at $rev}"
 echo
 # The measurement itself, in a private mount namespace without the cgroup2 mount. crun then
 # takes the bare directory for a hierarchy and writes cgroup.procs files into it; without the
