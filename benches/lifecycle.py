@@ -15,6 +15,7 @@ import argparse
 import ctypes
 import os
 import shlex
+import signal
 import statistics
 import sys
 import tempfile
@@ -197,6 +198,12 @@ def main():
         sys.exit("--runs and --rss-runs must be at least 1 and --warmup not negative")
 
     set_child_subreaper()
+    # SIGTERM (lifecycle.sh's cleanup) and SIGINT stop between measurements: each measurement
+    # ends with its container deleted, so stopping there leaves nothing behind. Stopping in the
+    # middle of a runtime's `create` could leave a container no one knows of.
+    stop = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _: stop.append(signum))
     tmpdir = tempfile.mkdtemp(prefix="lifecycle-", dir=args.root_base)
     runtimes = []
     for spec in args.runtime:
@@ -220,7 +227,12 @@ def main():
         finally:
             reap_orphans()
 
+    def check_stop():
+        if stop:
+            sys.exit(f"lifecycle.py: stopped by signal {stop[0]}")
+
     def measure(i, scenario, rt):
+        check_stop()
         cid = f"bench-{tag}-{i}-{rt.name}-{'r' if scenario == 'run' else 'l'}"
         try:
             if scenario == "run":
@@ -228,6 +240,7 @@ def main():
             return scenario_lifecycle(rt, args.bundle, cid, tmpdir)
         except RuntimeFailed as e:
             rt.force_delete(cid)
+            check_stop()  # a Ctrl-C reaches the runtime too: say so rather than blame it
             sys.exit(f"{rt.name} failed in round {i} ({scenario}): {e}")
         finally:
             reap_orphans()
@@ -247,11 +260,13 @@ def main():
     out = os.path.join(tmpdir, "maxrss")
     for i in range(args.rss_runs):
         for rt in rotated(runtimes, i):
+            check_stop()
             cid = f"bench-{tag}-{i}-{rt.name}-m"
             try:
                 rss[rt.name].append(rt.peak_rss(args.time, out, "run", "--bundle", args.bundle, cid))
             except RuntimeFailed as e:
                 rt.force_delete(cid)
+                check_stop()
                 sys.exit(f"{rt.name} failed in peak RSS run {i}: {e}")
             finally:
                 reap_orphans()

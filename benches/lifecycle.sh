@@ -1,12 +1,14 @@
 #!/bin/sh
 # Lifecycle benchmark: coracle, runc and crun side by side on the same busybox bundle.
 #
-#   benches/lifecycle.sh [--runs N] [--warmup W] [--coracle PATH] [--without-coracle]
+#   benches/lifecycle.sh [--runs N] [--warmup W] [--coracle PATH] [--without-coracle] [--state-tmpfs]
 #
 # Run as root from anywhere. Times `RUNTIME run` of /bin/true and `create`+`start`+(wait for
 # exit)+`delete`, interleaving the runtimes run by run, and prints markdown tables (medians,
 # p10/p90, ratios vs coracle, peak RSS of `run`). Defaults: N=50, W=5, coracle built with
-# `cargo build --release -p coracle-cli` at target/release/coracle.
+# `cargo build --release -p coracle-cli` at target/release/coracle. The --root dirs are under
+# /run; --state-tmpfs puts them on a tmpfs private to the measurement instead, for hosts whose
+# /run is a disk (coracle fsyncs its state file, runc and crun do not).
 #
 # crun 1.8.1 refuses a hybrid cgroup host (v1 controllers plus cgroup2 at
 # /sys/fs/cgroup/unified), so the whole measurement runs in a private mount namespace where
@@ -21,6 +23,7 @@ runs=50
 warmup=5
 coracle=
 with_coracle=1
+state_tmpfs=0
 
 usage() {
     sed -n '4p' "$0" | sed 's/^#   /usage: /' >&2
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup=${2:?--warmup needs a number}; shift 2 ;;
     --coracle) coracle=${2:?--coracle needs a path}; shift 2 ;;
     --without-coracle) with_coracle=0; shift ;;
+    --state-tmpfs) state_tmpfs=1; shift ;;
     -h | --help) usage ;;
     *) echo "lifecycle.sh: unknown argument $1" >&2; usage ;;
     esac
@@ -136,15 +140,17 @@ set -- "$@" --runtime "crun-nocgroup=$crun --cgroup-manager=disabled"
 rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git -C "$repo" status --porcelain 2>/dev/null)" ] || rev="$rev (with local changes)"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) cores;" \
-    "$("$runc" --version | head -1); $("$crun" --version | head -1)${coracle:+; coracle $coracle, repository at $rev}"
+    "$("$runc" --version | head -1); $("$crun" --version | head -1)${coracle:+; coracle $coracle, repository at $rev};" \
+    "state under $(if [ "$state_tmpfs" = 1 ]; then echo "a private tmpfs"; else echo "$work/root ($(stat -f -c %T "$work"))"; fi)"
 echo
 # The measurement itself, in a private mount namespace without the cgroup2 mount. crun then
 # takes the bare directory for a hierarchy and writes cgroup.procs files into it; without the
 # throwaway tmpfs those would land in the host's /sys/fs/cgroup tmpfs, hidden under cgroup2.
 # In the background so that a signal reaches the traps at once; cleanup stops it first.
-unshare -m --propagation private sh -c '
+STATE_TMPFS=$state_tmpfs STATE_DIR=$work/root unshare -m --propagation private sh -c '
     if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
     mount -t tmpfs -o size=1m,mode=755 coracle-bench-void /sys/fs/cgroup/unified
+    if [ "$STATE_TMPFS" = 1 ]; then mount -t tmpfs -o mode=700 coracle-bench-state "$STATE_DIR"; fi
     exec python3 "$0" "$@"' "$here/lifecycle.py" "$@" &
 measure=$!
 wait "$measure"
