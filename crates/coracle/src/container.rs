@@ -302,6 +302,7 @@ fn spawn_init(
         extra_fds: listen_fds + opts.preserve_fds,
         env: &env,
         plan,
+        close_in_child: &[dir.lock_fd()],
     };
     let oci_creating = |pid: nix::unistd::Pid| {
         let mut s = state.clone();

@@ -326,6 +326,12 @@ pub fn validate_id(id: &str) -> Result<(), StateError> {
 }
 
 impl ContainerDir {
+    /// The raw fd holding the lock. A cloned container init must close its copy (not
+    /// unlock it: the lock belongs to the shared open file description).
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&*self._lock)
+    }
+
     /// The container id.
     pub fn id(&self) -> &str {
         &self.id

@@ -41,10 +41,14 @@ pub struct InitArgs<'a> {
     pub env: &'a [String],
     /// Namespaces.
     pub plan: &'a Plan,
+    /// Parent fds the clone must close at once (the state-directory lock).
+    pub close_in_child: &'a [std::os::fd::RawFd],
 }
 
 /// Run the init; never returns. Failures go to the parent as `Msg::Error`.
 pub fn run(args: &InitArgs<'_>, chan: &Channel) -> ! {
+    // Holding the lock would block every later command on this container.
+    sys::fd::close_inherited(args.close_in_child);
     let err = match setup(args, chan) {
         Ok(never) => match never {},
         Err(e) => e,

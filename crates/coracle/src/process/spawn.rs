@@ -112,6 +112,7 @@ fn via_bootstrap(args: &InitArgs<'_>, parent: Channel, child: Channel) -> Result
 }
 
 fn bootstrap(args: &InitArgs<'_>, chan: &Channel) -> ! {
+    sys::fd::close_inherited(args.close_in_child);
     let err = match bootstrap_setup(args, chan) {
         Ok(()) => sys::process::exit_now(0),
         Err(e) => e,

@@ -163,7 +163,17 @@ pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<(), Securi
     }
     let both: CapsHashSet = permitted.intersection(&inheritable).copied().collect();
     let bad = outside(&ambient, &both);
-    if !bad.is_empty() {
+    // For uid 0 the ambient set changes nothing: execve gives root every capability of
+    // its bounding set anyway. runc's own default spec lists ambient caps without
+    // inheritable ones, so for root such entries are left out rather than refused; for
+    // any other uid they are the only way to keep a capability across execve, and an
+    // ambient request the kernel cannot honour is an error.
+    let ambient: CapsHashSet = if nix::unistd::geteuid().is_root() {
+        ambient.intersection(&both).copied().collect()
+    } else {
+        ambient
+    };
+    if !bad.is_empty() && !nix::unistd::geteuid().is_root() {
         return Err(SecurityError::unsupported(
             "process.capabilities.ambient",
             format!("{} must also be in permitted and inheritable", names(&bad)),
@@ -377,8 +387,10 @@ mod tests {
     }
 
     #[test]
-    fn ambient_outside_inheritable_is_an_error() {
+    fn ambient_outside_inheritable_is_an_error_for_non_root() {
         let out = in_child(0, || {
+            let user = UserBuilder::default().uid(1000u32).gid(1000u32).build().unwrap();
+            switch_user(&user).map_err(|e| e.to_string())?;
             let c = from_json(
                 r#"{"permitted":["CAP_KILL","CAP_CHOWN"],"inheritable":["CAP_CHOWN"],"ambient":["CAP_KILL"]}"#,
             );
@@ -391,6 +403,20 @@ mod tests {
                     .to_string()
             )
         );
+    }
+
+    #[test]
+    fn ambient_outside_inheritable_is_left_out_for_root() {
+        // runc's default spec: ambient caps, no inheritable ones; root gets them from
+        // its bounding set at execve anyway.
+        let out = in_child(0, || {
+            let c = from_json(
+                r#"{"permitted":["CAP_KILL"],"effective":["CAP_KILL"],"ambient":["CAP_KILL"]}"#,
+            );
+            apply_capabilities(Some(&c)).map_err(|e| e.to_string())?;
+            status_field("CapAmb")
+        });
+        assert_eq!(out, Ok("0000000000000000".to_string()));
     }
 
     #[test]

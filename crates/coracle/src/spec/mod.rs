@@ -4,7 +4,7 @@
 //! JSON field it is about (`process.capabilities.bounding[3]: unknown capability "CAP_FOO"`).
 //!
 //! The bytes are parsed into a `serde_json::Value` first and checked by our own
-//! walker ([`validate`]), so unknown names and missing fields get precise messages;
+//! walker (`validate.rs`), so unknown names and missing fields get precise messages;
 //! the Value is then deserialized into [`Spec`] through `serde_path_to_error`, so the
 //! remaining type errors carry their path too. Only then do we look at the host:
 //! the bundle and `root.path` must exist, and a joined network namespace that

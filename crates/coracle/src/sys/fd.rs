@@ -19,3 +19,15 @@ pub fn owned_from_received(raw: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
     // SAFETY: the kernel installed `raw` for this process in recvmsg; no other owner exists.
     unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) }
 }
+
+/// In a freshly cloned child, close this process's copy of fds inherited from the
+/// parent that must not live on in it (the state-directory lock). Errors are ignored:
+/// the fd may already be gone.
+pub fn close_inherited(fds: &[std::os::fd::RawFd]) {
+    for &fd in fds {
+        // SAFETY: called only in a cloned child before it uses any of these fds; the
+        // Rust owners of the copies are never dropped there (the child leaves through
+        // execve or _exit), so no double close or use-after-close can follow.
+        unsafe { libc::close(fd) };
+    }
+}
