@@ -12,9 +12,9 @@
 #
 # crun 1.8.1 refuses a hybrid cgroup host (v1 controllers plus cgroup2 at
 # /sys/fs/cgroup/unified), so the whole measurement runs in a private mount namespace where
-# that cgroup2 mount is detached (and an empty tmpfs put in its place): all three runtimes see
-# the same cgroup v1 view. The host's mounts are not touched. Containers, --root dirs and the bundle are removed at the end, also
-# on failure or interrupt.
+# that cgroup2 mount is detached (and an empty tmpfs put in its place): all runtimes see the
+# same cgroup v1 view. The host's mounts are not touched. Containers, --root dirs and the
+# bundle are removed at the end, also on failure or interrupt.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -99,7 +99,7 @@ trap 'exit 129' HUP
 
 bundle=$work/bundle
 "$repo/scripts/busybox-bundle.sh" "$bundle"
-# runc's default spec, with no terminal, /bin/true, and two removals; all three runtimes get
+# runc's default spec, with no terminal, /bin/true, and two removals; all runtimes get
 # the same config. linux.resources: coracle refuses cgroup resources until its cgroups module
 # lands. process.capabilities.ambient: runc lists ambient capabilities that are not in the
 # (absent) inheritable set, which the kernel cannot raise; runc and crun skip them silently,
@@ -130,7 +130,8 @@ with open(dst, "w") as f:
     json.dump(c, f, indent=2)
 PY
 
-set -- --bundle "$bundle" --check-bundle "$work/check" --check-status 7 --root-base "$work/root" --runs "$runs" --warmup "$warmup"
+set -- --bundle "$bundle" --check-bundle "$work/check" --check-status 7 \
+    --root-base "$work/root" --runs "$runs" --warmup "$warmup"
 [ "$with_coracle" = 1 ] && set -- "$@" --runtime "coracle=$coracle"
 set -- "$@" --runtime "runc=$runc" --runtime "crun=$crun"
 # crun once more without cgroups, to show what creating them costs (coracle does not create
@@ -148,9 +149,13 @@ echo
 # throwaway tmpfs those would land in the host's /sys/fs/cgroup tmpfs, hidden under cgroup2.
 # In the background so that a signal reaches the traps at once; cleanup stops it first.
 STATE_TMPFS=$state_tmpfs STATE_DIR=$work/root unshare -m --propagation private sh -c '
-    if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
-    mount -t tmpfs -o size=1m,mode=755 coracle-bench-void /sys/fs/cgroup/unified
-    if [ "$STATE_TMPFS" = 1 ]; then mount -t tmpfs -o mode=700 coracle-bench-state "$STATE_DIR"; fi
+    if mountpoint -q /sys/fs/cgroup/unified; then
+        umount /sys/fs/cgroup/unified &&
+            mount -t tmpfs -o size=1m,mode=755 coracle-bench-void /sys/fs/cgroup/unified || exit 1
+    fi
+    if [ "$STATE_TMPFS" = 1 ]; then
+        mount -t tmpfs -o mode=700 coracle-bench-state "$STATE_DIR" || exit 1
+    fi
     exec python3 "$0" "$@"' "$here/lifecycle.py" "$@" &
 measure=$!
 wait "$measure"
