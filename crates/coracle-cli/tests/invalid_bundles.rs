@@ -22,7 +22,7 @@ fn cases() -> Vec<(&'static str, Edit, &'static str)> {
         ("relative cwd", |c, _| c["process"]["cwd"] = json!("tmp"), "process.cwd"),
         ("args not strings", |c, _| c["process"]["args"] = json!([1, 2]), "process.args"),
         ("unknown capability", |c, _| c["process"]["capabilities"]["bounding"][1] = json!("CAP_FOO"), "process.capabilities.bounding[1]"),
-        ("unknown ambient cap", |c, _| c["process"]["capabilities"]["ambient"][0] = json!("CAP_NOPE"), "process.capabilities.ambient[0]"),
+        ("unknown ambient cap", |c, _| c["process"]["capabilities"]["ambient"] = json!(["CAP_NOPE"]), "process.capabilities.ambient[0]"),
         ("unknown rlimit", |c, _| c["process"]["rlimits"][0]["type"] = json!("RLIMIT_FOO"), "process.rlimits[0]"),
         ("soft above hard", |c, _| c["process"]["rlimits"][0] = json!({"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}), "process.rlimits[0]"),
         ("relative mount destination", |c, _| c["mounts"][0]["destination"] = json!("proc"), "mounts[0].destination"),
