@@ -231,8 +231,9 @@ impl<'a> T<'a> {
         )
         .unwrap();
         std::fs::write(rootfs.join("etc/group"), "root:x:0:\nrtt:x:1000:\n").unwrap();
-        let config = base_config(&format!("{}/{}", self.suite.cgroup_parent(), id));
-        Bundle { id, dir, config }
+        let cgroups_path = format!("{}/{}", self.suite.cgroup_parent(), id);
+        let config = base_config();
+        Bundle { id, dir, config, cgroups_path }
     }
 }
 
@@ -242,8 +243,10 @@ fn link_or_copy(from: &Path, to: &Path) {
     }
 }
 
-/// The default config, close to `runc spec` (without terminal and the cgroup mount).
-pub fn base_config(cgroups_path: &str) -> Value {
+/// The default config, close to `runc spec` (without terminal, the cgroup mount and
+/// cgroup settings: `linux.resources` and `cgroupsPath` are optional in the spec, and
+/// only the groups that check cgroups ask for them, through `Bundle::with_cgroup`).
+pub fn base_config() -> Value {
     json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -277,8 +280,6 @@ pub fn base_config(cgroups_path: &str) -> Value {
              "options": ["nosuid", "noexec", "nodev", "ro"]}
         ],
         "linux": {
-            "cgroupsPath": cgroups_path,
-            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
             "namespaces": [
                 {"type": "pid"}, {"type": "network"}, {"type": "ipc"},
                 {"type": "uts"}, {"type": "mount"}
@@ -303,9 +304,19 @@ pub struct Bundle {
     pub dir: PathBuf,
     /// The config, editable until `write`.
     pub config: Value,
+    /// The cgroupsPath `with_cgroup` sets (unique per bundle, under the suite's parent).
+    cgroups_path: String,
 }
 
 impl Bundle {
+    /// Place the container in its own cgroup (`linux.cgroupsPath`) with runc's default
+    /// device rule (deny all, then the runtime's defaults).
+    pub fn with_cgroup(&mut self) {
+        self.config["linux"]["cgroupsPath"] = Value::from(self.cgroups_path.clone());
+        self.config["linux"]["resources"]["devices"] =
+            json!([{"allow": false, "access": "rwm"}]);
+    }
+
     /// The rootfs directory.
     pub fn rootfs(&self) -> PathBuf {
         self.dir.join("rootfs")

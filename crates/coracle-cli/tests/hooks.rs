@@ -84,3 +84,18 @@ fn failing_poststart_hook_only_warns() {
     let (code, out, _) = rt.run(&b, &unique("warnhook"));
     assert_eq!((code, out.as_str()), (0, "ran\n"));
 }
+
+#[test]
+fn failing_start_container_hook_fails_start() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "100"]);
+    // Runs inside the container after pivot_root: busybox's sh from the rootfs.
+    b.edit(|c| c["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no-start >&2; exit 4"]}]}));
+    let id = unique("starthook");
+    rt.create(&b, &id);
+    let out = rt.cmd(&["start", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("startContainer") && err.contains("no-start"), "{err}");
+    assert_eq!(rt.status(&id), "stopped");
+}

@@ -187,7 +187,7 @@ impl Container {
         wait_fifo(&fifo, &pidfd)?;
         std::fs::remove_file(&fifo_path).map_err(|e| sys_err("remove exec.fifo")(io_errno(&e)))?;
         let json = self.oci_state_bytes(Status::Running);
-        if let Err(e) = hooks::run("poststart", hook_list(&self.state.config, HookKind::Poststart), &json) {
+        for e in hooks::run_all("poststart", hook_list(&self.state.config, HookKind::Poststart), &json) {
             warn::emit(&e.to_string());
         }
         Ok(())
@@ -219,7 +219,7 @@ impl Container {
             }
         }
         let json = self.oci_state_bytes(Status::Stopped);
-        if let Err(e) = hooks::run("poststop", hook_list(&self.state.config, HookKind::Poststop), &json) {
+        for e in hooks::run_all("poststop", hook_list(&self.state.config, HookKind::Poststop), &json) {
             warn::emit(&e.to_string());
         }
         self.dir.remove()?;
@@ -356,9 +356,11 @@ fn spawn_init(
     }
 }
 
-/// Block until the init has opened exec.fifo and written its byte, or has died.
+/// Wait for the init's answer on exec.fifo: EOF once execve closed the (close-on-exec)
+/// writer, or `1<message>` when a startContainer hook or execve failed.
 fn wait_fifo(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<(), Error> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut msg = Vec::new();
     loop {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN), PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::NONE) {
@@ -366,17 +368,33 @@ fn wait_fifo(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<(), Error> {
             Err(e) => return Err(sys_err("poll exec.fifo")(e)),
             Ok(_) => {}
         }
-        if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
-            let mut b = [0u8; 1];
-            return match nix::unistd::read(fifo, &mut b) {
-                Ok(1) if b[0] == b'0' => Ok(()),
-                Ok(_) => Err(Error::Unsupported("exec.fifo: unexpected content".into())),
-                Err(e) => Err(sys_err("read exec.fifo")(e)),
-            };
+        let fifo_ready = fds[0].revents().is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP));
+        let init_gone = fds[1].revents().is_some_and(|r| !r.is_empty());
+        if fifo_ready || init_gone {
+            let mut buf = [0u8; 4096];
+            loop {
+                match nix::unistd::read(fifo, &mut buf) {
+                    Ok(0) => return start_outcome(&msg),
+                    Ok(n) => msg.extend_from_slice(&buf[..n]),
+                    Err(Errno::EINTR) => {}
+                    Err(Errno::EAGAIN) => break,
+                    Err(e) => return Err(sys_err("read exec.fifo")(e)),
+                }
+            }
+            if init_gone {
+                if msg.is_empty() {
+                    return Err(Error::Unsupported("container init exited before start".into()));
+                }
+                return start_outcome(&msg);
+            }
         }
-        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
-            return Err(Error::Unsupported("container init exited before start".into()));
-        }
+    }
+}
+
+fn start_outcome(msg: &[u8]) -> Result<(), Error> {
+    match msg.split_first() {
+        None => Ok(()),
+        Some((_, text)) => Err(Error::Init(InitError::Exec(String::from_utf8_lossy(text).into_owned()))),
     }
 }
 

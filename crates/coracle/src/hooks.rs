@@ -71,6 +71,16 @@ pub fn run(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Result<(), 
     Ok(())
 }
 
+/// Run every hook of `kind` even when some fail, returning the failures: poststart and
+/// poststop hooks only warn, and "the remaining hooks and lifecycle continue".
+pub fn run_all(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Vec<HookError> {
+    hooks
+        .iter()
+        .enumerate()
+        .filter_map(|(index, hook)| run_one(kind, index, hook, state_json).err())
+        .collect()
+}
+
 /// How a hook ended.
 enum Outcome {
     Exited(ExitStatus),

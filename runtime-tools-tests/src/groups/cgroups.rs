@@ -55,6 +55,7 @@ fn v1(t: &mut T) {
             "host kernel has no swap accounting (memory.memsw.*)",
         );
     }
+    b.with_cgroup();
     b.config["linux"]["resources"] = resources(swap);
     b.annotate("rtt.skip-checks", "1");
     let path = b.config["linux"]["cgroupsPath"]
@@ -109,6 +110,7 @@ fn v2(t: &mut T) {
         return;
     }
     let mut b = t.bundle();
+    b.with_cgroup();
     b.config["linux"]["resources"] = resources(true);
     b.annotate("rtt.skip-checks", "1");
     let path = b.config["linux"]["cgroupsPath"]

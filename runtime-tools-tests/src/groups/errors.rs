@@ -139,6 +139,8 @@ fn push_ns(b: &mut Bundle, ns: serde_json::Value) {
 /// the program never ran and no cgroup was left behind.
 fn invalid(t: &mut T, mutate: fn(&mut Bundle)) {
     let mut b = t.bundle();
+    // With a cgroup, so the check below can see that none is left behind.
+    b.with_cgroup();
     b.annotate("rtt.touch", "/rtt/started");
     let cg = b.config["linux"]["cgroupsPath"]
         .as_str()

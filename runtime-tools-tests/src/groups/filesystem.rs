@@ -66,6 +66,11 @@ pub fn tests() -> Vec<Test> {
             run: devices,
         },
         Test {
+            group: "devices",
+            name: "device-cgroup",
+            run: device_cgroup,
+        },
+        Test {
             group: "masked-readonly-paths",
             name: "masked-and-readonly",
             run: masked,
@@ -209,8 +214,7 @@ fn recursive(t: &mut T) {
     t.run_checker(&b);
 }
 
-/// Default devices, linux.devices (type, numbers, fileMode, uid, gid) and the device
-/// cgroup (linux.resources.devices).
+/// Default devices and linux.devices (type, numbers, fileMode, uid, gid).
 fn devices(t: &mut T) {
     let mut b = t.bundle();
     b.config["linux"]["devices"] = json!([
@@ -220,9 +224,22 @@ fn devices(t: &mut T) {
         {"path": "/dev/rtt-kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600},
         {"path": "/dev/rtt-zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666}
     ]);
+    b.annotate("rtt.expect.open-allowed", "/dev/rtt-zero");
+    t.run_checker(&b);
+}
+
+/// The device cgroup (linux.resources.devices): denied devices cannot be opened.
+fn device_cgroup(t: &mut T) {
+    let mut b = t.bundle();
+    b.config["linux"]["devices"] = json!([
+        {"path": "/dev/rtt-kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600},
+        {"path": "/dev/rtt-zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666}
+    ]);
+    b.with_cgroup();
     b.config["linux"]["resources"]["devices"] = json!([
         {"allow": false, "access": "rwm"},
         {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+        {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rw"},
         {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwm"}
     ]);
     b.annotate("rtt.expect.open-allowed", "/dev/rtt-zero");

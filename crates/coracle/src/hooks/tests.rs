@@ -91,6 +91,26 @@ fn hooks_run_in_order_and_stop_at_first_failure() {
 }
 
 #[test]
+fn run_all_runs_the_rest_after_a_failure() {
+    let tmp = TempDir::new();
+    let log = tmp.path("log");
+    let mk = |n: &str, code: i32| {
+        let body = format!("echo {n} >> {}\nexit {code}", log.display());
+        hook(&tmp.script(&format!("h{n}"), &body))
+    };
+    let errs = run_all("poststop", &[mk("1", 1), mk("2", 0), mk("3", 2)], b"{}");
+    assert_eq!(read(&log), "1\n2\n3\n");
+    let indexes: Vec<usize> = errs
+        .iter()
+        .map(|e| match e {
+            HookError::Failed { index, .. } => *index,
+            other => panic!("{other}"),
+        })
+        .collect();
+    assert_eq!(indexes, [0, 2]);
+}
+
+#[test]
 fn stdin_receives_the_state_exactly() {
     let tmp = TempDir::new();
     let got = tmp.path("got");

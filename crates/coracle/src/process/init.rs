@@ -81,10 +81,21 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
     chan.send(&Msg::Ready, None)?;
     let fifo = wait_for_start(&host_proc, args.fifo)?;
     drop(host_proc);
-    hooks::run("startContainer", start_container_hooks(args.spec), &with_status(&state_json, "created"))?;
-    drop(fifo);
+    // From here on `start` is the one listening: it reads exec.fifo until EOF. The fd is
+    // close-on-exec, so a successful execve is a silent EOF; a failure is written there.
+    let err = match start_phase(args, &program, &state_json) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = nix::unistd::write(&fifo, format!("1{err}").as_bytes());
+    Err(err)
+}
+
+/// What the init does once `start` came: startContainer hooks, fd hygiene, execve.
+fn start_phase(args: &InitArgs<'_>, program: &CString, state_json: &[u8]) -> Result<Never, InitError> {
+    hooks::run("startContainer", start_container_hooks(args.spec), &with_status(state_json, "created"))?;
     sys::fd::cloexec_from(3 + args.extra_fds).map_err(InitError::sys("close_range"))?;
-    exec(&program, args)
+    exec(program, args)
 }
 
 /// After the maps are written we can become uid/gid 0 of the new user namespace.
@@ -177,13 +188,11 @@ fn find_program(argv0: &str, env: &[String]) -> Result<CString, InitError> {
     Err(InitError::Exec(format!("exec {argv0:?}: executable file not found in $PATH or not executable")))
 }
 
-/// Block until `start` opens exec.fifo for reading, then tell it we are going.
+/// Block until `start` opens exec.fifo for reading.
 fn wait_for_start(host_proc: &ProcFs, fifo: BorrowedFd<'_>) -> Result<OwnedFd, InitError> {
     let rel = format!("self/fd/{}", fifo.as_raw_fd());
-    let fd = openat(host_proc.as_fd(), rel.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(InitError::sys("open exec.fifo"))?;
-    nix::unistd::write(&fd, b"0").map_err(InitError::sys("write exec.fifo"))?;
-    Ok(fd)
+    openat(host_proc.as_fd(), rel.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(InitError::sys("open exec.fifo"))
 }
 
 fn exec(program: &CString, args: &InitArgs<'_>) -> Result<Never, InitError> {
