@@ -233,7 +233,12 @@ impl<'a> T<'a> {
         std::fs::write(rootfs.join("etc/group"), "root:x:0:\nrtt:x:1000:\n").unwrap();
         let cgroups_path = format!("{}/{}", self.suite.cgroup_parent(), id);
         let config = base_config();
-        Bundle { id, dir, config, cgroups_path }
+        Bundle {
+            id,
+            dir,
+            config,
+            cgroups_path,
+        }
     }
 }
 
@@ -313,8 +318,7 @@ impl Bundle {
     /// device rule (deny all, then the runtime's defaults).
     pub fn with_cgroup(&mut self) {
         self.config["linux"]["cgroupsPath"] = Value::from(self.cgroups_path.clone());
-        self.config["linux"]["resources"]["devices"] =
-            json!([{"allow": false, "access": "rwm"}]);
+        self.config["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
     }
 
     /// The rootfs directory.

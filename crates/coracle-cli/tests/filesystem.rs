@@ -8,7 +8,10 @@ use serde_json::json;
 
 /// The mount options field (6th) of the mountinfo line for `dest`.
 fn mount_opts(mountinfo: &str, dest: &str) -> Option<String> {
-    mountinfo.lines().find(|l| l.split(' ').nth(4) == Some(dest)).map(|l| l.split(' ').nth(5).unwrap().to_string())
+    mountinfo
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(dest))
+        .map(|l| l.split(' ').nth(5).unwrap().to_string())
 }
 
 #[test]
@@ -22,10 +25,16 @@ fn spec_mounts_are_present_with_their_flags() {
         assert!(sys.split(',').any(|o| o == f), "/sys lacks {f}: {sys}");
     }
     let shm = mount_opts(&mi, "/dev/shm").expect("shm mounted");
-    assert!(shm.contains("nosuid") && shm.contains("nodev") && shm.contains("noexec"), "{shm}");
+    assert!(
+        shm.contains("nosuid") && shm.contains("nodev") && shm.contains("noexec"),
+        "{shm}"
+    );
     assert!(mount_opts(&mi, "/dev/pts").is_some() && mount_opts(&mi, "/dev/mqueue").is_some());
     // The root is the rootfs, and nothing of the host's mount table is visible.
-    assert!(!mi.contains("/sys/fs/cgroup/memory"), "host mounts leaked in:\n{mi}");
+    assert!(
+        !mi.contains("/sys/fs/cgroup/memory"),
+        "host mounts leaked in:\n{mi}"
+    );
 }
 
 #[test]
@@ -49,7 +58,10 @@ fn tmpfs_options_are_applied() {
     });
     let out = rt.output_of(&b);
     assert!(out.starts_with("700\n"), "{out}");
-    assert!(out.contains("noexec") && out.contains("size=1024k"), "{out}");
+    assert!(
+        out.contains("noexec") && out.contains("size=1024k"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -58,7 +70,10 @@ fn root_readonly_makes_root_unwritable() {
     let mut b = Bundle::sh("touch /newfile 2>&1 || echo denied; touch /dev/shm/ok && echo shm-ok");
     b.edit(|c| c["root"]["readonly"] = json!(true));
     let out = rt.output_of(&b);
-    assert!(out.contains("Read-only file system") && out.contains("denied"), "{out}");
+    assert!(
+        out.contains("Read-only file system") && out.contains("denied"),
+        "{out}"
+    );
     assert!(out.contains("shm-ok"), "{out}");
 }
 
@@ -66,11 +81,17 @@ fn root_readonly_makes_root_unwritable() {
 fn masked_and_readonly_paths() {
     let rt = Runtime::new();
     // /proc/timer_list is readable on the host (as root) and masked by the spec.
-    assert!(std::fs::read("/proc/timer_list").map(|b| !b.is_empty()).unwrap_or(false));
+    assert!(std::fs::read("/proc/timer_list")
+        .map(|b| !b.is_empty())
+        .unwrap_or(false));
     let b = Bundle::sh("wc -c < /proc/timer_list; ls /sys/firmware | wc -l; echo 1 > /proc/sysrq-trigger 2>&1 || echo ro-denied");
     let out = rt.output_of(&b);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0].trim(), "0", "/proc/timer_list must read empty: {out}");
+    assert_eq!(
+        lines[0].trim(),
+        "0",
+        "/proc/timer_list must read empty: {out}"
+    );
     assert_eq!(lines[1].trim(), "0", "/sys/firmware must be empty: {out}");
     assert!(out.contains("ro-denied"), "{out}");
 }
@@ -83,11 +104,28 @@ fn default_and_spec_devices_exist() {
         c["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0}])
     });
     let out = rt.output_of(&b);
-    for want in ["/dev/null 1:3 666", "/dev/zero 1:5 666", "/dev/full 1:7 666", "/dev/random 1:8 666", "/dev/urandom 1:9 666", "/dev/tty 5:0 666", "/dev/fuse a:e5 666"] {
+    for want in [
+        "/dev/null 1:3 666",
+        "/dev/zero 1:5 666",
+        "/dev/full 1:7 666",
+        "/dev/random 1:8 666",
+        "/dev/urandom 1:9 666",
+        "/dev/tty 5:0 666",
+        "/dev/fuse a:e5 666",
+    ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
-    for link in ["pts/ptmx", "/proc/self/fd", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"] {
-        assert!(out.lines().any(|l| l == link), "missing link {link} in:\n{out}");
+    for link in [
+        "pts/ptmx",
+        "/proc/self/fd",
+        "/proc/self/fd/0",
+        "/proc/self/fd/1",
+        "/proc/self/fd/2",
+    ] {
+        assert!(
+            out.lines().any(|l| l == link),
+            "missing link {link} in:\n{out}"
+        );
     }
 }
 
@@ -119,6 +157,9 @@ fn hostile_destinations_stay_inside_the_rootfs() {
     let out = rt.output_of(&b);
     assert_eq!(host_mounts(), before);
     // Both tmpfs landed inside: /etc inside the rootfs and /evil at its top.
-    assert!(b.rootfs().join("etc").is_dir() && b.rootfs().join("evil").is_dir(), "{out}");
+    assert!(
+        b.rootfs().join("etc").is_dir() && b.rootfs().join("evil").is_dir(),
+        "{out}"
+    );
     assert!(!std::path::Path::new("/evil").exists());
 }

@@ -12,7 +12,10 @@ fn hook(b: &Bundle, name: &str) -> serde_json::Value {
     let log = b.dir.join("hooks.log");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\nstate=$(cat)\necho \"{name} $1 $HOOKVAR $state\" >> {}\n", log.display()),
+        format!(
+            "#!/bin/sh\nstate=$(cat)\necho \"{name} $1 $HOOKVAR $state\" >> {}\n",
+            log.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -25,8 +28,18 @@ fn all_six_hooks_run_in_order_with_state() {
     let mut b = Bundle::sh("echo main");
     // createContainer and startContainer run in the container's mount namespace: the
     // script path must resolve there too, so put it into the rootfs at the same path.
-    let kinds = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
-    let hooks: serde_json::Map<String, serde_json::Value> = kinds.iter().map(|k| (k.to_string(), json!([hook(&b, k)]))).collect();
+    let kinds = [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ];
+    let hooks: serde_json::Map<String, serde_json::Value> = kinds
+        .iter()
+        .map(|k| (k.to_string(), json!([hook(&b, k)])))
+        .collect();
     for k in ["createContainer", "startContainer"] {
         let host = b.dir.join(format!("hook-{k}.sh"));
         let inside = b.rootfs().join(host.strip_prefix("/").unwrap());
@@ -39,21 +52,47 @@ fn all_six_hooks_run_in_order_with_state() {
     let (code, out, err) = rt.run(&b, &id);
     assert_eq!((code, out.as_str()), (0, "main\n"), "{err}");
     let host_log = std::fs::read_to_string(b.dir.join("hooks.log")).unwrap();
-    let names: Vec<&str> = host_log.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    let names: Vec<&str> = host_log
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
     // createContainer ran before pivot_root (host paths visible), startContainer after.
-    assert_eq!(names, ["prestart", "createRuntime", "createContainer", "poststart", "poststop"], "{host_log}");
-    let inner_log = std::fs::read_to_string(b.rootfs().join(b.dir.join("hooks.log").strip_prefix("/").unwrap())).unwrap();
-    assert!(inner_log.starts_with("startContainer arg1 v "), "{inner_log}");
+    assert_eq!(
+        names,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{host_log}"
+    );
+    let inner_log = std::fs::read_to_string(
+        b.rootfs()
+            .join(b.dir.join("hooks.log").strip_prefix("/").unwrap()),
+    )
+    .unwrap();
+    assert!(
+        inner_log.starts_with("startContainer arg1 v "),
+        "{inner_log}"
+    );
     for line in host_log.lines().chain(inner_log.lines()) {
         let json_part = &line[line.find('{').unwrap()..];
         let state: serde_json::Value = serde_json::from_str(json_part).unwrap();
         assert_eq!(state["id"], id.as_str());
         assert!(line.contains(" arg1 v "), "args/env not passed: {line}");
-        assert_eq!(state["bundle"], b.dir.canonicalize().unwrap().to_str().unwrap());
+        assert_eq!(
+            state["bundle"],
+            b.dir.canonicalize().unwrap().to_str().unwrap()
+        );
     }
     let status = |n: &str| {
         let l = host_log.lines().find(|l| l.starts_with(n)).unwrap();
-        serde_json::from_str::<serde_json::Value>(&l[l.find('{').unwrap()..]).unwrap()["status"].as_str().unwrap().to_string()
+        serde_json::from_str::<serde_json::Value>(&l[l.find('{').unwrap()..]).unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     assert_eq!(status("prestart"), "creating");
     assert_eq!(status("poststart"), "running");
@@ -70,7 +109,10 @@ fn failing_create_runtime_hook_aborts_and_cleans_up() {
     let out = rt.cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("createRuntime") && err.contains("hook-broke"), "{err}");
+    assert!(
+        err.contains("createRuntime") && err.contains("hook-broke"),
+        "{err}"
+    );
     assert!(rt.ids().is_empty());
     assert_eq!(host_mounts(), before);
     assert!(processes_with(b.dir.to_str().unwrap()).is_empty());
@@ -96,6 +138,9 @@ fn failing_start_container_hook_fails_start() {
     let out = rt.cmd(&["start", &id]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("startContainer") && err.contains("no-start"), "{err}");
+    assert!(
+        err.contains("startContainer") && err.contains("no-start"),
+        "{err}"
+    );
     assert_eq!(rt.status(&id), "stopped");
 }

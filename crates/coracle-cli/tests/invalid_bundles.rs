@@ -11,40 +11,182 @@ type Edit = fn(&mut Value, &Bundle);
 
 fn cases() -> Vec<(&'static str, Edit, &'static str)> {
     vec![
-        ("no ociVersion", |c, _| drop(c.as_object_mut().unwrap().remove("ociVersion")), "ociVersion"),
-        ("ociVersion 2", |c, _| c["ociVersion"] = json!("2.0.0"), "ociVersion"),
-        ("ociVersion garbage", |c, _| c["ociVersion"] = json!("banana"), "ociVersion"),
-        ("no root", |c, _| drop(c.as_object_mut().unwrap().remove("root")), "root"),
-        ("missing rootfs", |c, _| c["root"]["path"] = json!("nope"), "root.path"),
-        ("rootfs is a file", |c, _| c["root"]["path"] = json!("config.json"), "root.path"),
-        ("no process", |c, _| drop(c.as_object_mut().unwrap().remove("process")), "process"),
-        ("empty args", |c, _| c["process"]["args"] = json!([]), "process.args"),
-        ("relative cwd", |c, _| c["process"]["cwd"] = json!("tmp"), "process.cwd"),
-        ("args not strings", |c, _| c["process"]["args"] = json!([1, 2]), "process.args"),
-        ("unknown capability", |c, _| c["process"]["capabilities"]["bounding"][1] = json!("CAP_FOO"), "process.capabilities.bounding[1]"),
-        ("unknown ambient cap", |c, _| c["process"]["capabilities"]["ambient"] = json!(["CAP_NOPE"]), "process.capabilities.ambient[0]"),
-        ("unknown rlimit", |c, _| c["process"]["rlimits"][0]["type"] = json!("RLIMIT_FOO"), "process.rlimits[0]"),
-        ("soft above hard", |c, _| c["process"]["rlimits"][0] = json!({"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}), "process.rlimits[0]"),
-        ("relative mount destination", |c, _| c["mounts"][0]["destination"] = json!("proc"), "mounts[0].destination"),
-        ("unknown namespace", |c, _| c["linux"]["namespaces"][0]["type"] = json!("banana"), "linux.namespaces[0]"),
-        ("duplicate namespace", |c, _| c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "pid"})), "linux.namespaces"),
-        ("userns without mappings", |c, _| c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"})), "uidMappings"),
-        ("missing namespace path", |c, _| c["linux"]["namespaces"][1] = json!({"type": "network", "path": "/nonexistent/netns"}), "/nonexistent/netns"),
-        ("host sysctl", |c, _| c["linux"]["sysctl"] = json!({"kernel.panic": "1"}), "kernel.panic"),
-        ("net sysctl without netns", |c, _| {
-            c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}]);
-            c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
-        }, "net.ipv4.ip_forward"),
-        ("relative device path", |c, _| c["linux"]["devices"] = json!([{"path": "dev/x", "type": "c", "major": 1, "minor": 3}]), "linux.devices[0]"),
-        ("bad device type", |c, _| c["linux"]["devices"] = json!([{"path": "/dev/x", "type": "q", "major": 1, "minor": 3}]), "linux.devices[0]"),
-        ("relative hook path", |c, _| c["hooks"] = json!({"prestart": [{"path": "hook.sh"}]}), "hooks.prestart[0]"),
-        ("seccomp not yet supported", |c, _| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}), "linux.seccomp"),
-        ("terminal without console socket", |c, _| c["process"]["terminal"] = json!(true), "terminal"),
-        ("no mount namespace", |c, _| {
-            c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}]);
-        }, "mount namespace"),
-        ("mount source missing", |c, _| c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/x", "type": "bind", "source": "/nonexistent-src", "options": ["bind"]})), "/nonexistent-src"),
-        ("bad JSON", |c, b| { std::fs::write(b.dir.join("config.json"), b"{\"ociVersion\": ").unwrap(); *c = Value::Null; }, "config.json"),
+        (
+            "no ociVersion",
+            |c, _| drop(c.as_object_mut().unwrap().remove("ociVersion")),
+            "ociVersion",
+        ),
+        (
+            "ociVersion 2",
+            |c, _| c["ociVersion"] = json!("2.0.0"),
+            "ociVersion",
+        ),
+        (
+            "ociVersion garbage",
+            |c, _| c["ociVersion"] = json!("banana"),
+            "ociVersion",
+        ),
+        (
+            "no root",
+            |c, _| drop(c.as_object_mut().unwrap().remove("root")),
+            "root",
+        ),
+        (
+            "missing rootfs",
+            |c, _| c["root"]["path"] = json!("nope"),
+            "root.path",
+        ),
+        (
+            "rootfs is a file",
+            |c, _| c["root"]["path"] = json!("config.json"),
+            "root.path",
+        ),
+        (
+            "no process",
+            |c, _| drop(c.as_object_mut().unwrap().remove("process")),
+            "process",
+        ),
+        (
+            "empty args",
+            |c, _| c["process"]["args"] = json!([]),
+            "process.args",
+        ),
+        (
+            "relative cwd",
+            |c, _| c["process"]["cwd"] = json!("tmp"),
+            "process.cwd",
+        ),
+        (
+            "args not strings",
+            |c, _| c["process"]["args"] = json!([1, 2]),
+            "process.args",
+        ),
+        (
+            "unknown capability",
+            |c, _| c["process"]["capabilities"]["bounding"][1] = json!("CAP_FOO"),
+            "process.capabilities.bounding[1]",
+        ),
+        (
+            "unknown ambient cap",
+            |c, _| c["process"]["capabilities"]["ambient"] = json!(["CAP_NOPE"]),
+            "process.capabilities.ambient[0]",
+        ),
+        (
+            "unknown rlimit",
+            |c, _| c["process"]["rlimits"][0]["type"] = json!("RLIMIT_FOO"),
+            "process.rlimits[0]",
+        ),
+        (
+            "soft above hard",
+            |c, _| {
+                c["process"]["rlimits"][0] = json!({"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5})
+            },
+            "process.rlimits[0]",
+        ),
+        (
+            "relative mount destination",
+            |c, _| c["mounts"][0]["destination"] = json!("proc"),
+            "mounts[0].destination",
+        ),
+        (
+            "unknown namespace",
+            |c, _| c["linux"]["namespaces"][0]["type"] = json!("banana"),
+            "linux.namespaces[0]",
+        ),
+        (
+            "duplicate namespace",
+            |c, _| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "pid"}))
+            },
+            "linux.namespaces",
+        ),
+        (
+            "userns without mappings",
+            |c, _| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "user"}))
+            },
+            "uidMappings",
+        ),
+        (
+            "missing namespace path",
+            |c, _| {
+                c["linux"]["namespaces"][1] =
+                    json!({"type": "network", "path": "/nonexistent/netns"})
+            },
+            "/nonexistent/netns",
+        ),
+        (
+            "host sysctl",
+            |c, _| c["linux"]["sysctl"] = json!({"kernel.panic": "1"}),
+            "kernel.panic",
+        ),
+        (
+            "net sysctl without netns",
+            |c, _| {
+                c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}]);
+                c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+            },
+            "net.ipv4.ip_forward",
+        ),
+        (
+            "relative device path",
+            |c, _| {
+                c["linux"]["devices"] =
+                    json!([{"path": "dev/x", "type": "c", "major": 1, "minor": 3}])
+            },
+            "linux.devices[0]",
+        ),
+        (
+            "bad device type",
+            |c, _| {
+                c["linux"]["devices"] =
+                    json!([{"path": "/dev/x", "type": "q", "major": 1, "minor": 3}])
+            },
+            "linux.devices[0]",
+        ),
+        (
+            "relative hook path",
+            |c, _| c["hooks"] = json!({"prestart": [{"path": "hook.sh"}]}),
+            "hooks.prestart[0]",
+        ),
+        (
+            "seccomp not yet supported",
+            |c, _| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+            "linux.seccomp",
+        ),
+        (
+            "terminal without console socket",
+            |c, _| c["process"]["terminal"] = json!(true),
+            "terminal",
+        ),
+        (
+            "no mount namespace",
+            |c, _| {
+                c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}]);
+            },
+            "mount namespace",
+        ),
+        (
+            "mount source missing",
+            |c, _| {
+                c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/x", "type": "bind", "source": "/nonexistent-src", "options": ["bind"]}))
+            },
+            "/nonexistent-src",
+        ),
+        (
+            "bad JSON",
+            |c, b| {
+                std::fs::write(b.dir.join("config.json"), b"{\"ociVersion\": ").unwrap();
+                *c = Value::Null;
+            },
+            "config.json",
+        ),
     ]
 }
 
@@ -67,7 +209,10 @@ fn each_bad_bundle_fails_cleanly_with_a_named_error() {
         let out = rt.cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
         let err = text(&out.stderr);
         if out.status.code() != Some(1) || !err.contains(want) {
-            failures.push(format!("{name}: exit {:?}, stderr {err:?} (want {want:?})", out.status.code()));
+            failures.push(format!(
+                "{name}: exit {:?}, stderr {err:?} (want {want:?})",
+                out.status.code()
+            ));
         }
         if !rt.ids().is_empty() {
             failures.push(format!("{name}: state left behind: {:?}", rt.ids()));
@@ -78,7 +223,12 @@ fn each_bad_bundle_fails_cleanly_with_a_named_error() {
         }
     }
     assert_eq!(host_mounts(), mounts, "mounts leaked");
-    assert!(failures.is_empty(), "{} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -101,6 +251,10 @@ fn existing_id_is_refused() {
     rt.create(&b, &id);
     let out = rt.cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("container with id exists"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("container with id exists"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(rt.status(&id), "created");
 }

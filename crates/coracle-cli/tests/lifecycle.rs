@@ -24,35 +24,60 @@ fn create_start_kill_delete_walks_the_states() {
     let st = rt.state(&id);
     assert_eq!(st["status"], "created");
     assert_eq!(st["id"], id.as_str());
-    assert_eq!(st["bundle"], b.dir.canonicalize().unwrap().to_str().unwrap());
+    assert_eq!(
+        st["bundle"],
+        b.dir.canonicalize().unwrap().to_str().unwrap()
+    );
     let pid = st["pid"].as_i64().unwrap();
     assert!(pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists());
     // The init waits: its command line is still ours, not sleep.
-    assert!(!String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap()).starts_with("sleep"));
+    assert!(
+        !String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap())
+            .starts_with("sleep")
+    );
 
     assert!(rt.cmd(&["start", &id]).status.success());
     assert_eq!(rt.status(&id), "running");
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    assert!(String::from_utf8_lossy(&cmdline).starts_with("sleep\0100"), "{cmdline:?}");
+    assert!(
+        String::from_utf8_lossy(&cmdline).starts_with("sleep\u{0}100"),
+        "{cmdline:?}"
+    );
 
     let again = rt.cmd(&["start", &id]);
     assert_eq!(again.status.code(), Some(1), "start twice must fail");
 
     let del = rt.cmd(&["delete", &id]);
-    assert_eq!(del.status.code(), Some(1), "delete of a running container must fail");
-    assert!(text(&del.stderr).contains("running"), "{}", text(&del.stderr));
+    assert_eq!(
+        del.status.code(),
+        Some(1),
+        "delete of a running container must fail"
+    );
+    assert!(
+        text(&del.stderr).contains("running"),
+        "{}",
+        text(&del.stderr)
+    );
 
     assert!(rt.cmd(&["kill", &id, "KILL"]).status.success());
     wait_status(&rt, &id, "stopped");
     assert_eq!(rt.state(&id)["pid"], 0);
     let k = rt.cmd(&["kill", &id, "TERM"]);
-    assert_eq!(k.status.code(), Some(1), "kill of a stopped container must fail");
+    assert_eq!(
+        k.status.code(),
+        Some(1),
+        "kill of a stopped container must fail"
+    );
 
     assert!(rt.cmd(&["delete", &id]).status.success());
     assert!(!rt.root.join(&id).exists());
     let gone = rt.cmd(&["state", &id]);
     assert_eq!(gone.status.code(), Some(1));
-    assert!(text(&gone.stderr).contains("does not exist"), "{}", text(&gone.stderr));
+    assert!(
+        text(&gone.stderr).contains("does not exist"),
+        "{}",
+        text(&gone.stderr)
+    );
 }
 
 #[test]
@@ -93,7 +118,14 @@ fn pid_file_holds_the_init_pid() {
     let b = Bundle::new(&["sleep", "100"]);
     let id = unique("pidfile");
     let pf = b.dir.join("init.pid");
-    let out = rt.cmd(&["create", "--bundle", b.dir.to_str().unwrap(), "--pid-file", pf.to_str().unwrap(), &id]);
+    let out = rt.cmd(&[
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--pid-file",
+        pf.to_str().unwrap(),
+        &id,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let written: i64 = std::fs::read_to_string(&pf).unwrap().parse().unwrap();
     assert_eq!(written, rt.state(&id)["pid"].as_i64().unwrap());
@@ -111,7 +143,11 @@ fn exit_codes_and_signals_propagate_through_run() {
     assert_eq!(code, 128 + 15);
     let (code, out, _) = rt.run(&Bundle::sh("echo hello; echo err >&2"), &unique("out"));
     assert_eq!((code, out.as_str()), (0, "hello\n"));
-    assert!(rt.ids().is_empty(), "run must delete its container: {:?}", rt.ids());
+    assert!(
+        rt.ids().is_empty(),
+        "run must delete its container: {:?}",
+        rt.ids()
+    );
 }
 
 #[test]
@@ -159,13 +195,19 @@ fn concurrent_creates_of_one_id_have_one_winner() {
     let b = Bundle::new(&["sleep", "100"]);
     let id = unique("race");
     let outs: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| rt.cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id]))).collect();
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| rt.cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id])))
+            .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let wins = outs.iter().filter(|o| o.status.success()).count();
     assert_eq!(wins, 1, "exactly one create must win");
     for o in outs.iter().filter(|o| !o.status.success()) {
-        assert!(text(&o.stderr).contains("container with id exists"), "{}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("container with id exists"),
+            "{}",
+            text(&o.stderr)
+        );
     }
     assert_eq!(rt.status(&id), "created");
 }
@@ -178,7 +220,8 @@ fn list_shows_containers() {
     rt.create(&b, &id);
     let q = rt.cmd(&["list", "-q"]);
     assert_eq!(text(&q.stdout).trim(), id);
-    let j: serde_json::Value = serde_json::from_slice(&rt.cmd(&["list", "--format", "json"]).stdout).unwrap();
+    let j: serde_json::Value =
+        serde_json::from_slice(&rt.cmd(&["list", "--format", "json"]).stdout).unwrap();
     assert_eq!(j[0]["id"], id.as_str());
     assert_eq!(j[0]["status"], "created");
 }

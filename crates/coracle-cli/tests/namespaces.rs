@@ -7,14 +7,20 @@ use common::*;
 use serde_json::json;
 
 fn host_ns(kind: &str) -> String {
-    std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap().to_string_lossy().into_owned()
+    std::fs::read_link(format!("/proc/self/ns/{kind}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
 fn every_listed_namespace_is_new() {
     let rt = Runtime::new();
     let kinds = ["pid", "net", "ipc", "uts", "mnt", "cgroup"];
-    let script: String = kinds.iter().map(|k| format!("readlink /proc/self/ns/{k};")).collect();
+    let script: String = kinds
+        .iter()
+        .map(|k| format!("readlink /proc/self/ns/{k};"))
+        .collect();
     let out = rt.output_of(&Bundle::sh(&script));
     let inside: Vec<&str> = out.lines().collect();
     assert_eq!(inside.len(), kinds.len(), "{out}");
@@ -62,7 +68,11 @@ fn namespace_with_path_is_joined() {
     let out = rt.output_of(&b);
     let mut lines = out.lines();
     assert_eq!(lines.next().unwrap(), want_net.to_str().unwrap());
-    assert_eq!(lines.next().unwrap(), "coracle-test", "uts namespace of the holder");
+    assert_eq!(
+        lines.next().unwrap(),
+        "coracle-test",
+        "uts namespace of the holder"
+    );
 }
 
 #[test]
@@ -70,7 +80,10 @@ fn user_namespace_gets_its_mappings() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g");
     b.edit(|c| {
-        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
         c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         // sysfs cannot be mounted from a user namespace that does not own the netns... it does here.
@@ -91,7 +104,10 @@ fn time_namespace_applies_offsets() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("cat /proc/uptime");
     b.edit(|c| {
-        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time"}));
         c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400000, "nanosecs": 0}});
     });
     let out = rt.output_of(&b);

@@ -7,7 +7,12 @@ use common::*;
 use serde_json::json;
 
 fn status_field(status: &str, key: &str) -> String {
-    status.lines().find_map(|l| l.strip_prefix(&format!("{key}:"))).unwrap_or_default().trim().to_string()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -15,7 +20,10 @@ fn env_cwd_and_args_are_the_specs() {
     let rt = Runtime::new();
     let mut b = Bundle::new(&["sh", "-c", "echo \"$0|$FOO|$(pwd)|$#\"", "arg0", "x"]);
     b.edit(|c| {
-        c["process"]["env"].as_array_mut().unwrap().push(json!("FOO=bar baz"));
+        c["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("FOO=bar baz"));
         c["process"]["cwd"] = json!("/tmp");
     });
     assert_eq!(rt.output_of(&b).trim(), "arg0|bar baz|/tmp|1");
@@ -28,7 +36,10 @@ fn missing_cwd_fails_create_and_names_it() {
     b.edit(|c| c["process"]["cwd"] = json!("/does/not/exist"));
     let (code, _, err) = rt.run(&b, &unique("cwd"));
     assert_eq!(code, 1);
-    assert!(err.contains("/does/not/exist") && err.contains("ENOENT"), "{err}");
+    assert!(
+        err.contains("/does/not/exist") && err.contains("ENOENT"),
+        "{err}"
+    );
     assert!(rt.ids().is_empty());
 }
 
@@ -36,7 +47,10 @@ fn missing_cwd_fails_create_and_names_it() {
 fn user_groups_and_umask() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("id -u; id -g; id -G; umask");
-    b.edit(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20], "umask": 63}));
+    b.edit(|c| {
+        c["process"]["user"] =
+            json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20], "umask": 63})
+    });
     let out = rt.output_of(&b);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "1000");
@@ -94,7 +108,12 @@ fn non_root_user_gets_exactly_its_capabilities() {
     assert_eq!(hex("CapAmb"), kill);
     assert_eq!(hex("CapBnd"), kill | (1 << 10));
     assert_eq!(status_field(&st, "NoNewPrivs"), "1");
-    assert_eq!(status_field(&st, "Uid").split_whitespace().collect::<Vec<_>>(), ["1000"; 4]);
+    assert_eq!(
+        status_field(&st, "Uid")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["1000"; 4]
+    );
 }
 
 #[test]
@@ -131,7 +150,14 @@ fn only_stdio_reaches_the_program() {
 fn preserve_fds_passes_extra_fds() {
     let rt = Runtime::new();
     let b = Bundle::sh("cat <&3; echo; ls /proc/self/fd | wc -l");
-    let cmd = rt.command(&["run", "--preserve-fds", "1", "--bundle", b.dir.to_str().unwrap(), &unique("fds")]);
+    let cmd = rt.command(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &unique("fds"),
+    ]);
     // The shell opens fd 3 without close-on-exec and execs coracle with it.
     let out = std::process::Command::new("sh")
         .arg("-c")
@@ -156,6 +182,10 @@ fn missing_program_fails_at_create() {
     let id = unique("noexec");
     let out = rt.cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("nonexistent-program"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nonexistent-program"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(rt.ids().is_empty());
 }

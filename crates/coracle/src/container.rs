@@ -126,9 +126,15 @@ impl Container {
     pub fn load(store: &Store, id: &str) -> Result<Container, Error> {
         let dir = store.lock(id)?;
         match dir.read_state()? {
-            Some(state) => Ok(Container { dir, state, child: None }),
+            Some(state) => Ok(Container {
+                dir,
+                state,
+                child: None,
+            }),
             // A creator died before writing state.json: only delete can use it.
-            None => Err(Error::Unsupported(format!("container {id} is still being created"))),
+            None => Err(Error::Unsupported(format!(
+                "container {id} is still being created"
+            ))),
         }
     }
 
@@ -164,7 +170,11 @@ impl Container {
             config: bundle.spec.clone(),
         };
         match spawn_init(&dir, &bundle, &plan, opts, &mut state) {
-            Ok(child) => Ok(Container { dir, state, child: Some(child) }),
+            Ok(child) => Ok(Container {
+                dir,
+                state,
+                child: Some(child),
+            }),
             Err(e) => {
                 if let Err(rm) = dir.remove() {
                     warn::emit(&format!("remove state of {id}: {rm}"));
@@ -178,16 +188,28 @@ impl Container {
     pub fn start(&mut self) -> Result<(), Error> {
         let status = self.status();
         if status != Status::Created {
-            return Err(Error::BadStatus { op: "start", id: self.id().into(), status });
+            return Err(Error::BadStatus {
+                op: "start",
+                id: self.id().into(),
+                status,
+            });
         }
         let fifo_path = self.dir.path().join(EXEC_FIFO);
-        let fifo = nix::fcntl::open(&fifo_path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(sys_err("open exec.fifo"))?;
+        let fifo = nix::fcntl::open(
+            &fifo_path,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(sys_err("open exec.fifo"))?;
         let pidfd = self.pidfd()?;
         wait_fifo(&fifo, &pidfd)?;
         std::fs::remove_file(&fifo_path).map_err(|e| sys_err("remove exec.fifo")(io_errno(&e)))?;
         let json = self.oci_state_bytes(Status::Running);
-        for e in hooks::run_all("poststart", hook_list(&self.state.config, HookKind::Poststart), &json) {
+        for e in hooks::run_all(
+            "poststart",
+            hook_list(&self.state.config, HookKind::Poststart),
+            &json,
+        ) {
             warn::emit(&e.to_string());
         }
         Ok(())
@@ -197,14 +219,19 @@ impl Container {
     pub fn kill(&self, sig: i32, all: bool) -> Result<(), Error> {
         let status = self.status();
         if !matches!(status, Status::Created | Status::Running | Status::Paused) {
-            return Err(Error::BadStatus { op: "kill", id: self.id().into(), status });
+            return Err(Error::BadStatus {
+                op: "kill",
+                id: self.id().into(),
+                status,
+            });
         }
         if all {
             members::signal_all(&self.state, sig).map_err(sys_err("kill --all"))?;
             return Ok(());
         }
         let pidfd = self.pidfd()?;
-        pidfd_send_signal(pidfd.as_fd(), sig).map_err(sys_err(format!("kill {} (pid {})", sig, self.state.pid)))
+        pidfd_send_signal(pidfd.as_fd(), sig)
+            .map_err(sys_err(format!("kill {} (pid {})", sig, self.state.pid)))
     }
 
     /// Delete: kill (with `force`, or a created container), remove state; runs poststop hooks.
@@ -215,11 +242,19 @@ impl Container {
             Status::Created => self.kill_and_wait()?,
             Status::Running | Status::Paused if force => self.kill_and_wait()?,
             Status::Running | Status::Paused => {
-                return Err(Error::BadStatus { op: "delete", id: self.id().into(), status });
+                return Err(Error::BadStatus {
+                    op: "delete",
+                    id: self.id().into(),
+                    status,
+                });
             }
         }
         let json = self.oci_state_bytes(Status::Stopped);
-        for e in hooks::run_all("poststop", hook_list(&self.state.config, HookKind::Poststop), &json) {
+        for e in hooks::run_all(
+            "poststop",
+            hook_list(&self.state.config, HookKind::Poststop),
+            &json,
+        ) {
             warn::emit(&e.to_string());
         }
         self.dir.remove()?;
@@ -234,19 +269,26 @@ impl Container {
         };
         members::signal_all(&self.state, libc::SIGKILL).map_err(sys_err("kill --all"))?;
         let _ = pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-        members::wait_exit(&pidfd, self.child.is_some(), self.state.pid).map_err(sys_err("wait for init"))
+        members::wait_exit(&pidfd, self.child.is_some(), self.state.pid)
+            .map_err(sys_err("wait for init"))
     }
 
     /// A pidfd for the init, checked to be the same process (not a recycled pid).
     fn pidfd(&self) -> Result<OwnedFd, Error> {
         if let Some(fd) = &self.child {
-            return fd.try_clone().map_err(|e| sys_err("dup pidfd")(io_errno(&e)));
+            return fd
+                .try_clone()
+                .map_err(|e| sys_err("dup pidfd")(io_errno(&e)));
         }
         let pid = nix::unistd::Pid::from_raw(self.state.pid);
         let fd = pidfd_open(pid).map_err(sys_err(format!("pidfd_open {pid}")))?;
         // Checked after opening: from here on the fd pins this very process.
         if !state::is_alive(self.state.pid, self.state.pid_start_time) {
-            return Err(Error::BadStatus { op: "signal", id: self.id().into(), status: Status::Stopped });
+            return Err(Error::BadStatus {
+                op: "signal",
+                id: self.id().into(),
+                status: Status::Stopped,
+            });
         }
         Ok(fd)
     }
@@ -270,7 +312,9 @@ pub fn run(store: &Store, id: &str, opts: &CreateOptions, detach: bool) -> Resul
     // Wait without holding the container's lock, so that state, kill and delete from
     // other processes keep working while the container runs.
     let Some(child) = c.child.take() else {
-        return Err(Error::Unsupported("run: the container init is not our child".into()));
+        return Err(Error::Unsupported(
+            "run: the container init is not our child".into(),
+        ));
     };
     drop(c);
     let code = members::wait_forwarding(&child).map_err(sys_err("wait for container"))?;
@@ -291,7 +335,8 @@ fn spawn_init(
     state: &mut State,
 ) -> Result<OwnedFd, Error> {
     let fifo_path = dir.path().join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).map_err(sys_err("mkfifo exec.fifo"))?;
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .map_err(sys_err("mkfifo exec.fifo"))?;
     // As runc: writable by the init whatever uid it runs as by then (mkfifo applied our umask).
     nix::sys::stat::fchmodat(
         nix::fcntl::AT_FDCWD,
@@ -325,16 +370,32 @@ fn spawn_init(
         loop {
             match spawned.chan.recv() {
                 Ok((Msg::RunHooks, _)) => {
-                    let json = serde_json::to_vec(&state.oci_state(Status::Creating)).unwrap_or_default();
-                    hooks::run("prestart", hook_list(&bundle.spec, HookKind::Prestart), &json)?;
-                    hooks::run("createRuntime", hook_list(&bundle.spec, HookKind::CreateRuntime), &json)?;
-                    spawned.chan.send(&Msg::Continue(Vec::new()), None).map_err(InitError::from)?;
+                    let json =
+                        serde_json::to_vec(&state.oci_state(Status::Creating)).unwrap_or_default();
+                    hooks::run(
+                        "prestart",
+                        hook_list(&bundle.spec, HookKind::Prestart),
+                        &json,
+                    )?;
+                    hooks::run(
+                        "createRuntime",
+                        hook_list(&bundle.spec, HookKind::CreateRuntime),
+                        &json,
+                    )?;
+                    spawned
+                        .chan
+                        .send(&Msg::Continue(Vec::new()), None)
+                        .map_err(InitError::from)?;
                 }
                 Ok((Msg::Ready, _)) => break,
                 Ok((Msg::Error(e), _)) => return Err(InitError::Peer(Expected::Peer(e)).into()),
-                Ok((m, _)) => return Err(InitError::Peer(Expected::Unexpected(format!("{m:?}"))).into()),
+                Ok((m, _)) => {
+                    return Err(InitError::Peer(Expected::Unexpected(format!("{m:?}"))).into())
+                }
                 Err(SyncError::Closed) => {
-                    return Err(Error::Unsupported("container init exited during setup".into()));
+                    return Err(Error::Unsupported(
+                        "container init exited during setup".into(),
+                    ));
                 }
                 Err(e) => return Err(InitError::from(e).into()),
             }
@@ -343,7 +404,8 @@ fn spawn_init(
             .ok_or_else(|| Error::Unsupported("container init exited during setup".into()))?;
         dir.write_state(state)?;
         if let Some(p) = &opts.pid_file {
-            support::write_pid_file(p, state.pid).map_err(|e| sys_err(format!("write pid file {}", p.display()))(io_errno(&e)))?;
+            support::write_pid_file(p, state.pid)
+                .map_err(|e| sys_err(format!("write pid file {}", p.display()))(io_errno(&e)))?;
         }
         Ok(())
     })();
@@ -362,13 +424,18 @@ fn wait_fifo(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<(), Error> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut msg = Vec::new();
     loop {
-        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN), PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [
+            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+        ];
         match poll(&mut fds, PollTimeout::NONE) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(sys_err("poll exec.fifo")(e)),
             Ok(_) => {}
         }
-        let fifo_ready = fds[0].revents().is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP));
+        let fifo_ready = fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP));
         let init_gone = fds[1].revents().is_some_and(|r| !r.is_empty());
         if fifo_ready || init_gone {
             let mut buf = [0u8; 4096];
@@ -383,7 +450,9 @@ fn wait_fifo(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<(), Error> {
             }
             if init_gone {
                 if msg.is_empty() {
-                    return Err(Error::Unsupported("container init exited before start".into()));
+                    return Err(Error::Unsupported(
+                        "container init exited before start".into(),
+                    ));
                 }
                 return start_outcome(&msg);
             }
@@ -394,7 +463,9 @@ fn wait_fifo(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<(), Error> {
 fn start_outcome(msg: &[u8]) -> Result<(), Error> {
     match msg.split_first() {
         None => Ok(()),
-        Some((_, text)) => Err(Error::Init(InitError::Exec(String::from_utf8_lossy(text).into_owned()))),
+        Some((_, text)) => Err(Error::Init(InitError::Exec(
+            String::from_utf8_lossy(text).into_owned(),
+        ))),
     }
 }
 

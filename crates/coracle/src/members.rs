@@ -21,9 +21,17 @@ pub fn pids(state: &State) -> Vec<i32> {
     let host_pidns = std::fs::read_link("/proc/self/ns/pid").ok();
     let mut parents: HashMap<i32, Vec<i32>> = HashMap::new();
     let mut in_ns = vec![init];
-    let Ok(dir) = std::fs::read_dir("/proc") else { return vec![init] };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![init];
+    };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
         if pid == init {
             continue;
         }
@@ -117,13 +125,19 @@ pub fn wait_forwarding(pidfd: &OwnedFd) -> nix::Result<i32> {
     old?;
     let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)?;
     loop {
-        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN), PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+        ];
         match poll(&mut fds, PollTimeout::NONE) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
             Ok(_) => {}
         }
-        if fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+        if fds[1]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN))
+        {
             if let Ok(Some(info)) = sfd.read_signal() {
                 let _ = pidfd_send_signal(pidfd.as_fd(), info.ssi_signo as i32);
             }

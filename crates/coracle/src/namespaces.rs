@@ -68,17 +68,30 @@ impl Plan {
     /// Read the plan from the spec, opening every namespace path (so a missing path fails
     /// before anything is created).
     pub fn from_spec(spec: &Spec) -> Result<Plan, NamespaceError> {
-        let mut plan = Plan { new: CloneFlags::empty(), joins: Vec::new() };
+        let mut plan = Plan {
+            new: CloneFlags::empty(),
+            joins: Vec::new(),
+        };
         let Some(namespaces) = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()) else {
             return Ok(plan);
         };
         for kind in JOIN_ORDER {
-            let Some(ns) = namespaces.iter().find(|n| n.typ() == kind) else { continue };
+            let Some(ns) = namespaces.iter().find(|n| n.typ() == kind) else {
+                continue;
+            };
             match ns.path() {
                 None => plan.new |= clone_flag(kind),
                 Some(path) => {
-                    let fd = open(path.as_path(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-                        .map_err(|source| NamespaceError::Sys { op: "open", path: path.clone(), source })?;
+                    let fd = open(
+                        path.as_path(),
+                        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(|source| NamespaceError::Sys {
+                        op: "open",
+                        path: path.clone(),
+                        source,
+                    })?;
                     plan.joins.push((kind, path.clone(), fd));
                 }
             }
@@ -110,8 +123,11 @@ impl Plan {
     /// Enter every joined namespace, in [`JOIN_ORDER`].
     pub fn join_all(&self) -> Result<(), NamespaceError> {
         for (kind, path, fd) in &self.joins {
-            setns(fd.as_fd(), clone_flag(*kind))
-                .map_err(|source| NamespaceError::Sys { op: "setns", path: path.clone(), source })?;
+            setns(fd.as_fd(), clone_flag(*kind)).map_err(|source| NamespaceError::Sys {
+                op: "setns",
+                path: path.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -135,13 +151,20 @@ fn write_map(pid: Pid, file: &str, map: &[LinuxIdMapping]) -> Result<(), Namespa
         .iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
         .collect();
-    write_proc(PathBuf::from(format!("/proc/{pid}/{file}")), text.as_bytes())
+    write_proc(
+        PathBuf::from(format!("/proc/{pid}/{file}")),
+        text.as_bytes(),
+    )
 }
 
 /// Write `linux.timeOffsets` into `/proc/self/timens_offsets` (after unshare(CLONE_NEWTIME),
 /// before the first process enters the namespace).
 pub fn write_time_offsets(spec: &Spec) -> Result<(), NamespaceError> {
-    let Some(offsets) = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) else {
+    let Some(offsets) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+    else {
         return Ok(());
     };
     let mut text = String::new();
@@ -152,14 +175,21 @@ pub fn write_time_offsets(spec: &Spec) -> Result<(), NamespaceError> {
                 msg: "unknown clock (monotonic or boottime)".into(),
             });
         }
-        text.push_str(&format!("{clock} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0)));
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
     }
     write_proc(PathBuf::from("/proc/self/timens_offsets"), text.as_bytes())
 }
 
 fn write_proc(path: PathBuf, data: &[u8]) -> Result<(), NamespaceError> {
     // These files want the whole content in one write(2).
-    let res = File::options().write(true).open(&path).and_then(|mut f| f.write_all(data));
+    let res = File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(data));
     res.map_err(|e| NamespaceError::Sys {
         op: "write",
         path,
@@ -173,14 +203,38 @@ mod tests {
 
     #[test]
     fn clone_flags_match_the_kernel() {
-        assert_eq!(clone_flag(LinuxNamespaceType::Mount), CloneFlags::CLONE_NEWNS);
-        assert_eq!(clone_flag(LinuxNamespaceType::User), CloneFlags::CLONE_NEWUSER);
-        assert_eq!(clone_flag(LinuxNamespaceType::Pid), CloneFlags::CLONE_NEWPID);
-        assert_eq!(clone_flag(LinuxNamespaceType::Network), CloneFlags::CLONE_NEWNET);
-        assert_eq!(clone_flag(LinuxNamespaceType::Ipc), CloneFlags::CLONE_NEWIPC);
-        assert_eq!(clone_flag(LinuxNamespaceType::Uts), CloneFlags::CLONE_NEWUTS);
-        assert_eq!(clone_flag(LinuxNamespaceType::Cgroup), CloneFlags::CLONE_NEWCGROUP);
-        assert_eq!(clone_flag(LinuxNamespaceType::Time).bits(), libc::CLONE_NEWTIME);
+        assert_eq!(
+            clone_flag(LinuxNamespaceType::Mount),
+            CloneFlags::CLONE_NEWNS
+        );
+        assert_eq!(
+            clone_flag(LinuxNamespaceType::User),
+            CloneFlags::CLONE_NEWUSER
+        );
+        assert_eq!(
+            clone_flag(LinuxNamespaceType::Pid),
+            CloneFlags::CLONE_NEWPID
+        );
+        assert_eq!(
+            clone_flag(LinuxNamespaceType::Network),
+            CloneFlags::CLONE_NEWNET
+        );
+        assert_eq!(
+            clone_flag(LinuxNamespaceType::Ipc),
+            CloneFlags::CLONE_NEWIPC
+        );
+        assert_eq!(
+            clone_flag(LinuxNamespaceType::Uts),
+            CloneFlags::CLONE_NEWUTS
+        );
+        assert_eq!(
+            clone_flag(LinuxNamespaceType::Cgroup),
+            CloneFlags::CLONE_NEWCGROUP
+        );
+        assert_eq!(
+            clone_flag(LinuxNamespaceType::Time).bits(),
+            libc::CLONE_NEWTIME
+        );
     }
 
     #[test]
@@ -197,7 +251,14 @@ mod tests {
         let spec: Spec = serde_json::from_value(json).unwrap();
         let plan = Plan::from_spec(&spec).unwrap();
         let kinds: Vec<_> = plan.joins.iter().map(|j| j.0).collect();
-        assert_eq!(kinds, [LinuxNamespaceType::User, LinuxNamespaceType::Network, LinuxNamespaceType::Mount]);
+        assert_eq!(
+            kinds,
+            [
+                LinuxNamespaceType::User,
+                LinuxNamespaceType::Network,
+                LinuxNamespaceType::Mount
+            ]
+        );
         assert!(plan.is_new(LinuxNamespaceType::Pid));
         assert!(!plan.is_new(LinuxNamespaceType::Network));
         assert!(!plan.single_clone());

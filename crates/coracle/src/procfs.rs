@@ -286,6 +286,13 @@ pub fn write_sysctl(proc: &ProcFs, key: &str, value: &str) -> Result<(), ProcfsE
     proc.write(&sysctl_path(key)?, value.as_bytes())
 }
 
+/// The verified procfs root, for openat-style lookups beneath it.
+impl std::os::fd::AsFd for ProcFs {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.root.as_fd()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,11 +542,5 @@ mod tests {
                 .to_string(),
             "open /proc/sys/net/no_such_key: No such file or directory (ENOENT)"
         );
-    }
-}
-
-impl std::os::fd::AsFd for ProcFs {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.root.as_fd()
     }
 }

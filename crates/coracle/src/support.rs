@@ -11,7 +11,11 @@ use crate::container::{CreateOptions, Error};
 
 /// Refuse what this build cannot honour (fail closed): each error names the field.
 pub fn check(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
-    let no = |field: &str, what: &str| Err(Error::Unsupported(format!("{field}: {what} is not supported yet")));
+    let no = |field: &str, what: &str| {
+        Err(Error::Unsupported(format!(
+            "{field}: {what} is not supported yet"
+        )))
+    };
     if let Some(p) = spec.process() {
         if p.terminal() == Some(true) {
             return no("process.terminal", "a terminal");
@@ -32,7 +36,9 @@ pub fn check(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
         return no("--console-socket", "a console socket");
     }
     let Some(linux) = spec.linux() else {
-        return Err(Error::Unsupported("linux: missing (a mount namespace is required)".into()));
+        return Err(Error::Unsupported(
+            "linux: missing (a mount namespace is required)".into(),
+        ));
     };
     if linux.resources().is_some() {
         return no("linux.resources", "applying cgroup resources");
@@ -55,7 +61,12 @@ pub fn check(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
     if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return no("linux.netDevices", "moving network devices");
     }
-    let mount_ns = linux.namespaces().as_deref().unwrap_or_default().iter().find(|n| n.typ() == LinuxNamespaceType::Mount);
+    let mount_ns = linux
+        .namespaces()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|n| n.typ() == LinuxNamespaceType::Mount);
     match mount_ns {
         None => Err(Error::Unsupported(
             "linux.namespaces: a new mount namespace is required (the rootfs cannot be set up on the host)".into(),
@@ -69,9 +80,20 @@ pub fn check(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
 /// when our caller handed us LISTEN_FDS for our own pid, the container gets them as
 /// fds 3.. with LISTEN_PID=1 (its pid inside), as runc does.
 pub fn environment(spec: &Spec) -> (Vec<String>, u32) {
-    let mut env: Vec<String> = spec.process().as_ref().and_then(|p| p.env().clone()).unwrap_or_default();
-    let ours = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
-    let n = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse::<u32>().ok()).filter(|_| ours).unwrap_or(0);
+    let mut env: Vec<String> = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.env().clone())
+        .unwrap_or_default();
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let n = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|_| ours)
+        .unwrap_or(0);
     if n > 0 {
         env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
         env.push(format!("LISTEN_FDS={n}"));
@@ -84,8 +106,15 @@ pub fn environment(spec: &Spec) -> (Vec<String>, u32) {
 pub fn write_pid_file(path: &Path, pid: i32) -> std::io::Result<()> {
     let path = std::path::absolute(path)?;
     let dir = path.parent().unwrap_or(Path::new("/"));
-    let tmp = dir.join(format!(".{}.coracle-tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")));
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+    let tmp = dir.join(format!(
+        ".{}.coracle-tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)?;
     f.write_all(pid.to_string().as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, &path)
@@ -104,14 +133,28 @@ mod tests {
         let base = serde_json::json!({"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}]}});
         assert!(check(&spec(base.clone()), &CreateOptions::default()).is_ok());
         for (patch, field) in [
-            (serde_json::json!({"linux": {"namespaces": [{"type": "mount"}], "seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}}}), "linux.seccomp"),
-            (serde_json::json!({"linux": {"namespaces": [{"type": "mount"}], "resources": {}}}), "linux.resources"),
-            (serde_json::json!({"linux": {"namespaces": [{"type": "pid"}]}}), "linux.namespaces"),
-            (serde_json::json!({"linux": {"namespaces": [{"type": "mount", "path": "/proc/1/ns/mnt"}]}}), "linux.namespaces"),
+            (
+                serde_json::json!({"linux": {"namespaces": [{"type": "mount"}], "seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}}}),
+                "linux.seccomp",
+            ),
+            (
+                serde_json::json!({"linux": {"namespaces": [{"type": "mount"}], "resources": {}}}),
+                "linux.resources",
+            ),
+            (
+                serde_json::json!({"linux": {"namespaces": [{"type": "pid"}]}}),
+                "linux.namespaces",
+            ),
+            (
+                serde_json::json!({"linux": {"namespaces": [{"type": "mount", "path": "/proc/1/ns/mnt"}]}}),
+                "linux.namespaces",
+            ),
         ] {
             let mut v = base.clone();
             v["linux"] = patch["linux"].clone();
-            let err = check(&spec(v), &CreateOptions::default()).unwrap_err().to_string();
+            let err = check(&spec(v), &CreateOptions::default())
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with(field), "{err}");
         }
     }

@@ -14,7 +14,11 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A unique name for this test process.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// The busybox binary, installing busybox-static if it is missing.
@@ -36,10 +40,14 @@ pub fn busybox() -> &'static Path {
 }
 
 fn is_static(p: &Path) -> bool {
-    Command::new("file").arg(p).output().map(|o| String::from_utf8_lossy(&o.stdout).contains("statically linked")).unwrap_or(
-        // Without `file`, trust the package.
-        Path::new("/usr/share/doc/busybox-static").exists() && p.exists(),
-    )
+    Command::new("file")
+        .arg(p)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("statically linked"))
+        .unwrap_or(
+            // Without `file`, trust the package.
+            Path::new("/usr/share/doc/busybox-static").exists() && p.exists(),
+        )
 }
 
 /// A template rootfs (built once per test process), copied into each bundle.
@@ -56,10 +64,23 @@ fn template() -> &'static Path {
                 std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
             }
         }
-        for d in ["proc", "sys", "dev", "etc", "tmp", "root", "home/user", "var"] {
+        for d in [
+            "proc",
+            "sys",
+            "dev",
+            "etc",
+            "tmp",
+            "root",
+            "home/user",
+            "var",
+        ] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }
-        std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n").unwrap();
+        std::fs::write(
+            dir.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
         dir
     })
@@ -83,7 +104,12 @@ impl Bundle {
     pub fn new(args: &[&str]) -> Bundle {
         let dir = std::env::temp_dir().join(unique("coracle-bundle"));
         std::fs::create_dir_all(&dir).unwrap();
-        let st = Command::new("cp").arg("-a").arg(template()).arg(dir.join("rootfs")).status().unwrap();
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(template())
+            .arg(dir.join("rootfs"))
+            .status()
+            .unwrap();
         assert!(st.success());
         let config = base_config(args);
         let b = Bundle { dir, config };
@@ -93,7 +119,11 @@ impl Bundle {
 
     /// Write config.json.
     pub fn write(&self) {
-        std::fs::write(self.dir.join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+        std::fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
     }
 
     /// Edit the config and write it.
@@ -167,7 +197,9 @@ pub struct Runtime {
 impl Runtime {
     /// A fresh root under /run.
     pub fn new() -> Runtime {
-        Runtime { root: PathBuf::from("/run").join(unique("coracle-test")) }
+        Runtime {
+            root: PathBuf::from("/run").join(unique("coracle-test")),
+        }
     }
 
     /// `coracle --root ROOT args...`, stdin /dev/null, stdout and stderr captured
@@ -183,7 +215,11 @@ impl Runtime {
             .stderr(std::fs::File::create(&err_path).unwrap())
             .status()
             .expect("run coracle");
-        let out = Output { status, stdout: std::fs::read(&out_path).unwrap(), stderr: std::fs::read(&err_path).unwrap() };
+        let out = Output {
+            status,
+            stdout: std::fs::read(&out_path).unwrap(),
+            stderr: std::fs::read(&err_path).unwrap(),
+        };
         let _ = std::fs::remove_file(out_path);
         let _ = std::fs::remove_file(err_path);
         out
@@ -199,7 +235,11 @@ impl Runtime {
     /// `run --bundle B ID`: (exit code, stdout, stderr).
     pub fn run(&self, bundle: &Bundle, id: &str) -> (i32, String, String) {
         let out = self.cmd(&["run", "--bundle", bundle.dir.to_str().unwrap(), id]);
-        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+        (
+            out.status.code().unwrap_or(-1),
+            text(&out.stdout),
+            text(&out.stderr),
+        )
     }
 
     /// Run a bundle to completion and return its stdout, asserting exit 0.
@@ -231,7 +271,10 @@ impl Runtime {
     /// Ids in the root.
     pub fn ids(&self) -> Vec<String> {
         match std::fs::read_dir(&self.root) {
-            Ok(d) => d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+            Ok(d) => d
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
             Err(_) => vec![],
         }
     }
@@ -254,14 +297,19 @@ pub fn text(b: &[u8]) -> String {
 
 /// Host mount count (to prove nothing leaked).
 pub fn host_mounts() -> usize {
-    std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count()
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .count()
 }
 
 /// Host pids whose command line mentions `needle`.
 pub fn processes_with(needle: &str) -> Vec<i32> {
     let mut v = vec![];
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
             if String::from_utf8_lossy(&cmd).contains(needle) {
                 v.push(pid);

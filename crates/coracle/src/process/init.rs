@@ -64,7 +64,9 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
     // The parent's first Continue says the id maps are written and carries the
     // state JSON for the hooks the init runs itself.
     let (msg, _) = chan.expect(|m| matches!(m, Msg::Continue(_)))?;
-    let Msg::Continue(state_json) = msg else { unreachable!() };
+    let Msg::Continue(state_json) = msg else {
+        unreachable!()
+    };
     become_root_in_userns(args.plan)?;
     sys::process::set_pdeathsig(libc::SIGKILL).map_err(InitError::sys("prctl PR_SET_PDEATHSIG"))?;
     setsid().map_err(InitError::sys("setsid"))?;
@@ -92,8 +94,16 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
 }
 
 /// What the init does once `start` came: startContainer hooks, fd hygiene, execve.
-fn start_phase(args: &InitArgs<'_>, program: &CString, state_json: &[u8]) -> Result<Never, InitError> {
-    hooks::run("startContainer", start_container_hooks(args.spec), &with_status(state_json, "created"))?;
+fn start_phase(
+    args: &InitArgs<'_>,
+    program: &CString,
+    state_json: &[u8],
+) -> Result<Never, InitError> {
+    hooks::run(
+        "startContainer",
+        start_container_hooks(args.spec),
+        &with_status(state_json, "created"),
+    )?;
     sys::fd::cloexec_from(3 + args.extra_fds).map_err(InitError::sys("close_range"))?;
     exec(program, args)
 }
@@ -101,8 +111,10 @@ fn start_phase(args: &InitArgs<'_>, program: &CString, state_json: &[u8]) -> Res
 /// After the maps are written we can become uid/gid 0 of the new user namespace.
 fn become_root_in_userns(plan: &Plan) -> Result<(), InitError> {
     if plan.is_new(LinuxNamespaceType::User) || plan.is_joined(LinuxNamespaceType::User) {
-        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).map_err(InitError::sys("setresgid 0"))?;
-        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).map_err(InitError::sys("setresuid 0"))?;
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .map_err(InitError::sys("setresgid 0"))?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .map_err(InitError::sys("setresuid 0"))?;
     }
     Ok(())
 }
@@ -112,7 +124,8 @@ fn mount_phase(args: &InitArgs<'_>, chan: &Channel, state_json: &[u8]) -> Result
     let spec = args.spec;
     // Relative bind-mount sources are relative to the bundle, as in runc.
     chdir(args.bundle).map_err(InitError::path("chdir", args.bundle))?;
-    let in_userns = args.plan.is_new(LinuxNamespaceType::User) || args.plan.is_joined(LinuxNamespaceType::User);
+    let in_userns =
+        args.plan.is_new(LinuxNamespaceType::User) || args.plan.is_joined(LinuxNamespaceType::User);
     rootfs::prepare(spec, args.rootfs, in_userns)?;
     if let Some(h) = spec.hooks() {
         #[allow(deprecated)]
@@ -153,7 +166,11 @@ fn kernel_phase(spec: &Spec, plan: &Plan) -> Result<(), InitError> {
 /// rlimits, labels, the uid switch, cwd, capabilities, no_new_privs, umask; returns
 /// the resolved program path.
 fn privilege_phase(args: &InitArgs<'_>) -> Result<CString, InitError> {
-    let process = args.spec.process().as_ref().ok_or(InitError::Config("process: missing"))?;
+    let process = args
+        .spec
+        .process()
+        .as_ref()
+        .ok_or(InitError::Config("process: missing"))?;
     security::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     security::apply_labels(process)?;
     let caps = process.capabilities().as_ref();
@@ -166,8 +183,14 @@ fn privilege_phase(args: &InitArgs<'_>) -> Result<CString, InitError> {
     if process.no_new_privileges() == Some(true) {
         security::set_no_new_privs()?;
     }
-    nix::sys::stat::umask(Mode::from_bits_truncate(process.user().umask().unwrap_or(0o022)));
-    let argv0 = process.args().as_ref().and_then(|a| a.first()).ok_or(InitError::Config("process.args: empty"))?;
+    nix::sys::stat::umask(Mode::from_bits_truncate(
+        process.user().umask().unwrap_or(0o022),
+    ));
+    let argv0 = process
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .ok_or(InitError::Config("process.args: empty"))?;
     find_program(argv0, args.env)
 }
 
@@ -177,26 +200,44 @@ fn find_program(argv0: &str, env: &[String]) -> Result<CString, InitError> {
     let candidates: Vec<PathBuf> = if argv0.contains('/') {
         vec![PathBuf::from(argv0)]
     } else {
-        let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("");
-        path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(argv0)).collect()
+        let path = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or("");
+        path.split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| Path::new(d).join(argv0))
+            .collect()
     };
     for c in &candidates {
         if nix::unistd::access(c.as_path(), nix::unistd::AccessFlags::X_OK).is_ok() && !c.is_dir() {
-            return CString::new(c.as_os_str().as_encoded_bytes()).map_err(|_| InitError::Config("process.args[0]: NUL byte"));
+            return CString::new(c.as_os_str().as_encoded_bytes())
+                .map_err(|_| InitError::Config("process.args[0]: NUL byte"));
         }
     }
-    Err(InitError::Exec(format!("exec {argv0:?}: executable file not found in $PATH or not executable")))
+    Err(InitError::Exec(format!(
+        "exec {argv0:?}: executable file not found in $PATH or not executable"
+    )))
 }
 
 /// Block until `start` opens exec.fifo for reading.
 fn wait_for_start(host_proc: &ProcFs, fifo: BorrowedFd<'_>) -> Result<OwnedFd, InitError> {
     let rel = format!("self/fd/{}", fifo.as_raw_fd());
-    openat(host_proc.as_fd(), rel.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(InitError::sys("open exec.fifo"))
+    openat(
+        host_proc.as_fd(),
+        rel.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(InitError::sys("open exec.fifo"))
 }
 
 fn exec(program: &CString, args: &InitArgs<'_>) -> Result<Never, InitError> {
-    let process = args.spec.process().as_ref().ok_or(InitError::Config("process: missing"))?;
+    let process = args
+        .spec
+        .process()
+        .as_ref()
+        .ok_or(InitError::Config("process: missing"))?;
     let argv: Vec<CString> = process
         .args()
         .as_deref()
@@ -212,11 +253,18 @@ fn exec(program: &CString, args: &InitArgs<'_>) -> Result<Never, InitError> {
         .collect::<Result<_, _>>()
         .map_err(|_| InitError::Config("process.env: NUL byte"))?;
     let err: Errno = nix::unistd::execve(program, &argv, &envp).unwrap_err();
-    Err(InitError::Exec(format!("exec {:?}: {} ({err:?})", program, err.desc())))
+    Err(InitError::Exec(format!(
+        "exec {:?}: {} ({err:?})",
+        program,
+        err.desc()
+    )))
 }
 
 fn start_container_hooks(spec: &Spec) -> &[oci_spec::runtime::Hook] {
-    spec.hooks().as_ref().and_then(|h| h.start_container().as_deref()).unwrap_or_default()
+    spec.hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_deref())
+        .unwrap_or_default()
 }
 
 /// The state JSON with another status.

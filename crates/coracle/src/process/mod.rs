@@ -58,12 +58,18 @@ pub enum InitError {
 impl InitError {
     /// `map_err` helper for a syscall step.
     pub fn sys(op: &'static str) -> impl Fn(Errno) -> InitError {
-        move |source| InitError::Sys { op: op.to_string(), source }
+        move |source| InitError::Sys {
+            op: op.to_string(),
+            source,
+        }
     }
 
     /// `map_err` helper for a syscall on a path.
     pub fn path(op: &'static str, path: &Path) -> impl Fn(Errno) -> InitError {
         let path: PathBuf = path.to_path_buf();
-        move |source| InitError::Sys { op: format!("{op} {}", path.display()), source }
+        move |source| InitError::Sys {
+            op: format!("{op} {}", path.display()),
+            source,
+        }
     }
 }

@@ -37,18 +37,31 @@ impl Spawned {
 
 /// Clone the init, write its id maps and oom_score_adj, and hand it the state JSON
 /// (`state_json(pid)`) with the first `Continue`.
-pub fn spawn(args: &InitArgs<'_>, state_json: impl Fn(Pid) -> Vec<u8>) -> Result<Spawned, InitError> {
+pub fn spawn(
+    args: &InitArgs<'_>,
+    state_json: impl Fn(Pid) -> Vec<u8>,
+) -> Result<Spawned, InitError> {
     let (parent, child) = channel_pair()?;
     let spawned = if args.plan.single_clone() {
         let flags = args.plan.new.bits() as u64;
-        match clone3(CloneArgs { flags, pidfd: true, cgroup: None }).map_err(InitError::sys("clone3"))? {
+        match clone3(CloneArgs {
+            flags,
+            pidfd: true,
+            cgroup: None,
+        })
+        .map_err(InitError::sys("clone3"))?
+        {
             CloneResult::Child => {
                 drop(parent);
                 init::run(args, &child)
             }
             CloneResult::Parent { pid, pidfd } => {
                 drop(child);
-                let spawned = Spawned { pid, pidfd: pidfd.expect("CLONE_PIDFD"), chan: parent };
+                let spawned = Spawned {
+                    pid,
+                    pidfd: pidfd.expect("CLONE_PIDFD"),
+                    chan: parent,
+                };
                 if args.plan.is_new(LinuxNamespaceType::User) {
                     if let Err(e) = namespaces::write_id_maps(pid, args.spec) {
                         spawned.kill();
@@ -68,22 +81,42 @@ pub fn spawn(args: &InitArgs<'_>, state_json: impl Fn(Pid) -> Vec<u8>) -> Result
     Ok(spawned)
 }
 
-fn finish(args: &InitArgs<'_>, spawned: &Spawned, state_json: &impl Fn(Pid) -> Vec<u8>) -> Result<(), InitError> {
+fn finish(
+    args: &InitArgs<'_>,
+    spawned: &Spawned,
+    state_json: &impl Fn(Pid) -> Vec<u8>,
+) -> Result<(), InitError> {
     let process = args.spec.process().as_ref();
     if let Some(adj) = process.and_then(|p| p.oom_score_adj()) {
         // Written from outside: inside a new user namespace the init could never
         // lower it (CAP_SYS_RESOURCE counts only in the initial namespace).
-        ProcFs::open()?.write(&format!("{}/oom_score_adj", spawned.pid), adj.to_string().as_bytes())?;
+        ProcFs::open()?.write(
+            &format!("{}/oom_score_adj", spawned.pid),
+            adj.to_string().as_bytes(),
+        )?;
     }
-    spawned.chan.send(&Msg::Continue(state_json(spawned.pid)), None)?;
+    spawned
+        .chan
+        .send(&Msg::Continue(state_json(spawned.pid)), None)?;
     Ok(())
 }
 
 /// Start a bootstrap that joins namespaces, creates the new ones, and clones the init
 /// as our child (CLONE_PARENT), then exits.
-fn via_bootstrap(args: &InitArgs<'_>, parent: Channel, child: Channel) -> Result<Spawned, InitError> {
-    let CloneResult::Parent { pid: boot, pidfd: boot_fd } =
-        clone3(CloneArgs { flags: 0, pidfd: true, cgroup: None }).map_err(InitError::sys("clone3"))?
+fn via_bootstrap(
+    args: &InitArgs<'_>,
+    parent: Channel,
+    child: Channel,
+) -> Result<Spawned, InitError> {
+    let CloneResult::Parent {
+        pid: boot,
+        pidfd: boot_fd,
+    } = clone3(CloneArgs {
+        flags: 0,
+        pidfd: true,
+        cgroup: None,
+    })
+    .map_err(InitError::sys("clone3"))?
     else {
         drop(parent);
         bootstrap(args, &child)
@@ -99,7 +132,9 @@ fn via_bootstrap(args: &InitArgs<'_>, parent: Channel, child: Channel) -> Result
             (Msg::InitPid(pid), Some(fd)) => return Ok((Pid::from_raw(pid), fd)),
             (Msg::Error(e), _) => return Err(InitError::Peer(super::sync::Expected::Peer(e))),
             (m, _) => {
-                return Err(InitError::Peer(super::sync::Expected::Unexpected(format!("{m:?}"))));
+                return Err(InitError::Peer(super::sync::Expected::Unexpected(format!(
+                    "{m:?}"
+                ))));
             }
         }
     })();
@@ -108,7 +143,11 @@ fn via_bootstrap(args: &InitArgs<'_>, parent: Channel, child: Channel) -> Result
     }
     let _ = waitpid(boot, None);
     let (pid, pidfd) = result?;
-    Ok(Spawned { pid, pidfd, chan: parent })
+    Ok(Spawned {
+        pid,
+        pidfd,
+        chan: parent,
+    })
 }
 
 fn bootstrap(args: &InitArgs<'_>, chan: &Channel) -> ! {
@@ -137,12 +176,19 @@ fn bootstrap_setup(args: &InitArgs<'_>, chan: &Channel) -> Result<(), InitError>
     if rest.contains(clone_flag(LinuxNamespaceType::Time)) {
         namespaces::write_time_offsets(args.spec)?;
     }
-    match clone3(CloneArgs { flags: CloneFlags::CLONE_PARENT.bits() as u64, pidfd: true, cgroup: None })
-        .map_err(InitError::sys("clone3"))?
+    match clone3(CloneArgs {
+        flags: CloneFlags::CLONE_PARENT.bits() as u64,
+        pidfd: true,
+        cgroup: None,
+    })
+    .map_err(InitError::sys("clone3"))?
     {
         CloneResult::Child => init::run(args, chan),
         CloneResult::Parent { pid, pidfd } => {
-            chan.send(&Msg::InitPid(pid.as_raw()), pidfd.as_ref().map(|f| f.as_fd()))?;
+            chan.send(
+                &Msg::InitPid(pid.as_raw()),
+                pidfd.as_ref().map(|f| f.as_fd()),
+            )?;
             Ok(())
         }
     }

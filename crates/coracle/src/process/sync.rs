@@ -6,8 +6,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
-    SockType,
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
 };
 
 /// Largest message: error texts and state JSON fit easily.
@@ -49,7 +49,9 @@ impl Msg {
         Ok(match tag {
             1 => Msg::NeedMaps,
             2 => Msg::Continue(body.to_vec()),
-            3 => Msg::InitPid(i32::from_le_bytes(body.try_into().map_err(|_| SyncError::Malformed(tag))?)),
+            3 => Msg::InitPid(i32::from_le_bytes(
+                body.try_into().map_err(|_| SyncError::Malformed(tag))?,
+            )),
             4 => Msg::RunHooks,
             5 => Msg::Ready,
             6 => Msg::Error(String::from_utf8_lossy(body).into_owned()),
@@ -86,8 +88,16 @@ pub struct Channel {
 
 /// A connected pair: (parent end, child end).
 pub fn channel_pair() -> Result<(Channel, Channel), SyncError> {
-    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(|source| SyncError::Sys { op: "socketpair", source })?;
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|source| SyncError::Sys {
+        op: "socketpair",
+        source,
+    })?;
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
@@ -100,7 +110,13 @@ impl Channel {
         let cmsg = [ControlMessage::ScmRights(&fds)];
         let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
         loop {
-            match sendmsg::<()>(self.fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+            match sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                cmsgs,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
                 Ok(_) => return Ok(()),
                 Err(Errno::EINTR) => continue,
                 Err(Errno::EPIPE | Errno::ECONNRESET) => return Err(SyncError::Closed),
@@ -115,10 +131,18 @@ impl Channel {
         let mut cmsg_buf = nix::cmsg_space!([RawFd; 1]);
         let (len, fd) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cmsg_buf), MsgFlags::MSG_CMSG_CLOEXEC) {
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg_buf),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Ok(r) => {
                     let mut fd = None;
-                    for c in r.cmsgs().map_err(|source| SyncError::Sys { op: "recv", source })? {
+                    for c in r
+                        .cmsgs()
+                        .map_err(|source| SyncError::Sys { op: "recv", source })?
+                    {
                         if let ControlMessageOwned::ScmRights(fds) = c {
                             for raw in fds {
                                 let owned = crate::sys::fd::owned_from_received(raw);
@@ -199,7 +223,9 @@ mod tests {
         assert_eq!(m, Msg::InitPid(7));
         assert!(fd.is_some());
         a.send(&Msg::Error("boom".into()), None).unwrap();
-        assert!(matches!(b.expect(|m| matches!(m, Msg::Ready)), Err(Expected::Peer(e)) if e == "boom"));
+        assert!(
+            matches!(b.expect(|m| matches!(m, Msg::Ready)), Err(Expected::Peer(e)) if e == "boom")
+        );
         drop(a);
         assert!(matches!(b.recv(), Err(SyncError::Closed)));
     }

@@ -389,7 +389,11 @@ mod tests {
     #[test]
     fn ambient_outside_inheritable_is_an_error_for_non_root() {
         let out = in_child(0, || {
-            let user = UserBuilder::default().uid(1000u32).gid(1000u32).build().unwrap();
+            let user = UserBuilder::default()
+                .uid(1000u32)
+                .gid(1000u32)
+                .build()
+                .unwrap();
             switch_user(&user).map_err(|e| e.to_string())?;
             let c = from_json(
                 r#"{"permitted":["CAP_KILL","CAP_CHOWN"],"inheritable":["CAP_CHOWN"],"ambient":["CAP_KILL"]}"#,

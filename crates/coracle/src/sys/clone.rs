@@ -45,7 +45,11 @@ pub fn clone3(args: CloneArgs) -> nix::Result<CloneResult> {
         parent_tid: 0,
         // With CLONE_PARENT the kernel takes the exit signal from the caller and
         // rejects any other value.
-        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 { 0 } else { libc::SIGCHLD as u64 },
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         stack: 0,
         stack_size: 0,
         tls: 0,
