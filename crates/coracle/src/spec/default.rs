@@ -7,13 +7,15 @@ const DEFAULT_CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SE
 
 /// The config.json `coracle spec` writes, like `runc spec`.
 ///
-/// Identical to runc 1.1's template except `ociVersion` (ours, [`crate::OCI_VERSION`])
-/// and `hostname` (`coracle`).
+/// Identical to runc 1.1's template except `ociVersion` (ours, [`crate::OCI_VERSION`]),
+/// `hostname` (`coracle`), and, until the cgroups and terminal work lands, no
+/// `linux.resources` and `process.terminal: false`: this build refuses both, and the
+/// template it writes must run as written.
 pub fn default_spec() -> Value {
     json!({
         "ociVersion": crate::OCI_VERSION,
         "process": {
-            "terminal": true,
+            "terminal": false,
             "user": { "uid": 0, "gid": 0 },
             "args": ["sh"],
             "env": [
@@ -74,9 +76,6 @@ pub fn default_spec() -> Value {
             }
         ],
         "linux": {
-            "resources": {
-                "devices": [ { "allow": false, "access": "rwm" } ]
-            },
             "namespaces": [
                 { "type": "pid" },
                 { "type": "network" },
