@@ -234,7 +234,8 @@ fn the_spec_template_runs_as_written() {
     let out = rt.command(&["spec"]).current_dir(&b.dir).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     // Only the program changes: the template's own args are an interactive `sh`.
-    let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(b.dir.join("config.json")).unwrap()).unwrap();
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.dir.join("config.json")).unwrap()).unwrap();
     cfg["process"]["args"] = serde_json::json!(["sh", "-c", "hostname; echo $$"]);
     std::fs::write(b.dir.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
     let (code, out, err) = rt.run(&b, &unique("template"));

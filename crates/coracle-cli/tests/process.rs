@@ -189,3 +189,28 @@ fn missing_program_fails_at_create() {
     );
     assert!(rt.ids().is_empty());
 }
+
+#[test]
+fn each_container_gets_its_own_session_keyring() {
+    if !std::path::Path::new("/proc/keys").exists() {
+        eprintln!("skipped: kernel without /proc/keys");
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["cat", "/proc/keys"]);
+    b.edit(|c| c["linux"]["maskedPaths"] = json!([]));
+    let id = unique("keys");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("keyring   _ses.{id}:")), "{out}");
+    let id2 = unique("nokeys");
+    let out2 = rt.cmd(&[
+        "run",
+        "--no-new-keyring",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id2,
+    ]);
+    assert!(out2.status.success(), "{}", text(&out2.stderr));
+    assert!(!text(&out2.stdout).contains(&format!("_ses.{id2}")));
+}

@@ -353,6 +353,8 @@ fn spawn_init(
         bundle: &bundle.dir,
         rootfs: &bundle.rootfs,
         no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        id: dir.id(),
         fifo: fifo.as_fd(),
         extra_fds: listen_fds + opts.preserve_fds,
         env: &env,

@@ -33,6 +33,10 @@ pub struct InitArgs<'a> {
     pub rootfs: &'a Path,
     /// chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of a new one named after the container.
+    pub no_new_keyring: bool,
+    /// The container id (names the session keyring).
+    pub id: &'a str,
     /// O_PATH fd of exec.fifo in the state directory.
     pub fifo: BorrowedFd<'a>,
     /// Fds from 3 up to 3+extra_fds reach the program (LISTEN_FDS + --preserve-fds).
@@ -70,6 +74,9 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
     become_root_in_userns(args.plan)?;
     sys::process::set_pdeathsig(libc::SIGKILL).map_err(InitError::sys("prctl PR_SET_PDEATHSIG"))?;
     setsid().map_err(InitError::sys("setsid"))?;
+    if !args.no_new_keyring {
+        new_session_keyring(args.id)?;
+    }
 
     // The host's /proc, verified, opened before pivot: exec.fifo is reopened through
     // it at the very end, whether or not the container mounts a /proc of its own.
@@ -106,6 +113,23 @@ fn start_phase(
     )?;
     sys::fd::cloexec_from(3 + args.extra_fds).map_err(InitError::sys("close_range"))?;
     exec(program, args)
+}
+
+/// A session keyring of the container's own, so keys of the caller's session never
+/// reach it (as runc: `_ses.<id>`, all permissions for possessor and user).
+fn new_session_keyring(id: &str) -> Result<(), InitError> {
+    let name = CString::new(format!("_ses.{id}"))
+        .map_err(|_| InitError::Config("container id: NUL byte"))?;
+    match sys::process::join_session_keyring(&name) {
+        Ok(serial) => sys::process::set_key_perm(serial, 0x3f3f_0000)
+            .map_err(InitError::sys("keyctl setperm")),
+        // A kernel without keyrings has nothing to share.
+        Err(Errno::ENOSYS) => Ok(()),
+        Err(e) => Err(InitError::Sys {
+            op: "keyctl join session keyring".into(),
+            source: e,
+        }),
+    }
 }
 
 /// After the maps are written we can become uid/gid 0 of the new user namespace.

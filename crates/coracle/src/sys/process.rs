@@ -22,3 +22,21 @@ pub fn set_domainname(name: &str) -> nix::Result<()> {
     let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
     Errno::result(ret).map(drop)
 }
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring named `name`;
+/// returns its serial.
+pub fn join_session_keyring(name: &std::ffi::CStr) -> nix::Result<i32> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    // SAFETY: the name is NUL-terminated and outlives the call.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    Errno::result(ret).map(|serial| serial as i32)
+}
+
+/// keyctl(KEYCTL_SETPERM, serial, perm).
+pub fn set_key_perm(serial: i32, perm: u32) -> nix::Result<()> {
+    const KEYCTL_SETPERM: libc::c_int = 5;
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm) };
+    Errno::result(ret).map(drop)
+}

@@ -178,7 +178,11 @@ fn default_spec_is_accepted() {
 
 /// runc's template minus what this build refuses for now (cgroup resources, terminals).
 fn without_refused(mut runc: Value) -> Value {
-    assert!(runc["linux"].as_object_mut().unwrap().remove("resources").is_some());
+    assert!(runc["linux"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resources")
+        .is_some());
     assert_eq!(runc["process"]["terminal"], json!(true));
     set(&mut runc, "/process/terminal", json!(false));
     runc
