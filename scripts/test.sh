@@ -28,3 +28,6 @@ if [ -d runtime-tools-tests ]; then
     cargo run --release -q -p runtime-tools-tests -- --runtime "$PWD/target/release/coracle" --jobs 2 \
         --expect-fail runtime-tools-tests/expected/coracle.txt
 fi
+
+step "the same on a pure cgroup v2 kernel (qemu guest)"
+./scripts/vm-tests.sh
