@@ -18,6 +18,8 @@ use crate::cli::LogFormat;
 pub enum Level {
     /// `--debug` only.
     Debug,
+    /// Something failed that the lifecycle continues past (poststart/poststop hooks).
+    Warning,
     /// Errors.
     Error,
 }
@@ -26,6 +28,8 @@ impl Level {
     fn as_str(self) -> &'static str {
         match self {
             Level::Debug => "debug",
+            // logrus's name, which runc writes.
+            Level::Warning => "warning",
             Level::Error => "error",
         }
     }

@@ -41,6 +41,9 @@ fn real_main(args: Vec<OsString>) -> i32 {
     };
     let logger = Arc::new(logger);
     install_panic_hook(Arc::clone(&logger));
+    // Library warnings (failed poststart/poststop hooks) go to the same log, as runc's.
+    let warn_log = Arc::clone(&logger);
+    coracle::warn::set_sink(Box::new(move |msg| warn_log.write(Level::Warning, msg)));
 
     if cli.version {
         print!("{}", version_text());

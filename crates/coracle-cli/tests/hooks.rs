@@ -144,3 +144,35 @@ fn failing_start_container_hook_fails_start() {
     );
     assert_eq!(rt.status(&id), "stopped");
 }
+
+#[test]
+fn hook_warnings_reach_the_json_log() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["hooks"] = json!({"poststop": [{"path": "/bin/sh", "args": ["sh", "-c", "echo poststop-broke >&2; exit 2"]}]}));
+    let log = b.dir.join("log.json");
+    let out = rt.cmd(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &unique("warnlog"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let warning: serde_json::Value = serde_json::from_str(
+        lines
+            .lines()
+            .find(|l| l.contains("poststop-broke"))
+            .expect(&lines),
+    )
+    .unwrap();
+    assert_eq!(warning["level"], "warning");
+    assert!(
+        warning["msg"].as_str().unwrap().contains("poststop hook 0"),
+        "{warning}"
+    );
+}

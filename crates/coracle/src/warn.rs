@@ -3,10 +3,13 @@
 
 use std::sync::OnceLock;
 
-static SINK: OnceLock<fn(&str)> = OnceLock::new();
+/// Where warnings go.
+pub type Sink = Box<dyn Fn(&str) + Send + Sync>;
+
+static SINK: OnceLock<Sink> = OnceLock::new();
 
 /// Install the function that receives warnings (once; later calls are ignored).
-pub fn set_sink(f: fn(&str)) {
+pub fn set_sink(f: Sink) {
     let _ = SINK.set(f);
 }
 
