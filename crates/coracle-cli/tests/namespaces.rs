@@ -114,3 +114,53 @@ fn time_namespace_applies_offsets() {
     let up: f64 = out.split_whitespace().next().unwrap().parse().unwrap();
     assert!(up > 86_400_000.0, "uptime {up} lacks the boottime offset");
 }
+
+#[test]
+fn a_waiting_init_is_out_of_reach_of_its_pid_namespace_peers() {
+    let rt = Runtime::new();
+    // A: same uid and capabilities as B will have, no CAP_SYS_PTRACE. Once told, it tries
+    // to follow an fd link of every process of its pid namespace (a ptrace-mode access)
+    // and records what it could.
+    let a = Bundle::sh(
+        "while [ ! -e /go ]; do sleep 0.05; done; \
+         for p in /proc/[0-9]*; do readlink $p/fd/0 >/dev/null 2>&1 && echo open ${p#/proc/} || echo denied ${p#/proc/}; done > /result.tmp; \
+         mv /result.tmp /result; sleep 100",
+    );
+    let a_id = unique("peer-a");
+    rt.create(&a, &a_id);
+    assert!(rt.cmd(&["start", &a_id]).status.success());
+    let a_pid = rt.state(&a_id)["pid"].as_i64().unwrap();
+    // B joins A's pid namespace and waits in `created` (holding its host fds).
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"] = json!([
+            {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}, {"type": "network"},
+            {"type": "pid", "path": format!("/proc/{a_pid}/ns/pid")}
+        ])
+    });
+    let b_id = unique("peer-b");
+    rt.create(&b, &b_id);
+    let b_host_pid = rt.state(&b_id)["pid"].as_i64().unwrap();
+    let b_ns_pid = std::fs::read_to_string(format!("/proc/{b_host_pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .and_then(|v| v.split_whitespace().last().map(str::to_string))
+        .unwrap();
+    std::fs::write(a.rootfs().join("go"), "").unwrap();
+    let result = a.rootfs().join("result");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !result.exists() {
+        assert!(std::time::Instant::now() < deadline, "peer never reported");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let seen = std::fs::read_to_string(result).unwrap();
+    assert!(
+        seen.lines().any(|l| l == "open 1"),
+        "the probe must reach its own init: {seen}"
+    );
+    assert!(
+        seen.lines().any(|l| l == format!("denied {b_ns_pid}")),
+        "B's init (pid {b_ns_pid}) was reachable: {seen}"
+    );
+}

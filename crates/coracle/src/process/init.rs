@@ -71,6 +71,9 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
     let Msg::Continue(state_json) = msg else {
         unreachable!()
     };
+    // Until execve the init holds host fds (procfs, exec.fifo): a process sharing a
+    // joined pid namespace must not reach them through ptrace or /proc/PID/fd.
+    sys::process::set_not_dumpable().map_err(InitError::sys("prctl PR_SET_DUMPABLE"))?;
     become_root_in_userns(args.plan)?;
     sys::process::set_pdeathsig(libc::SIGKILL).map_err(InitError::sys("prctl PR_SET_PDEATHSIG"))?;
     setsid().map_err(InitError::sys("setsid"))?;

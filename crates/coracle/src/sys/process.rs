@@ -40,3 +40,12 @@ pub fn set_key_perm(serial: i32, perm: u32) -> nix::Result<()> {
     let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm) };
     Errno::result(ret).map(drop)
 }
+
+/// prctl(PR_SET_DUMPABLE, 0): no ptrace and no /proc/PID/fd access from processes that
+/// lack CAP_SYS_PTRACE, while the init still holds host fds. execve of the program
+/// sets dumpable again by the kernel's usual rules.
+pub fn set_not_dumpable() -> nix::Result<()> {
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0) };
+    Errno::result(ret).map(drop)
+}
