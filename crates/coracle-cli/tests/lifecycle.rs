@@ -242,3 +242,20 @@ fn the_spec_template_runs_as_written() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "coracle\n1\n");
 }
+
+#[test]
+fn delete_removes_a_container_whose_creator_died() {
+    let rt = Runtime::new();
+    // What a `create` killed before it wrote state.json leaves: the directory alone.
+    std::fs::create_dir_all(rt.root.join("orphan")).unwrap();
+    let st = rt.cmd(&["state", "orphan"]);
+    assert_eq!(st.status.code(), Some(1));
+    assert!(
+        text(&st.stderr).contains("never fully created"),
+        "{}",
+        text(&st.stderr)
+    );
+    let del = rt.cmd(&["delete", "orphan"]);
+    assert!(del.status.success(), "{}", text(&del.stderr));
+    assert!(!rt.root.join("orphan").exists());
+}

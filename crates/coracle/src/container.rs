@@ -57,6 +57,9 @@ pub enum Error {
     /// A spec field or option we cannot honour (fail closed).
     #[error("{0}")]
     Unsupported(String),
+    /// A container whose `create` died before writing its state; only delete applies.
+    #[error("container {0} was never fully created (its creator exited); delete removes it")]
+    Unfinished(String),
 }
 
 fn sys_err(op: impl Into<String>) -> impl FnOnce(Errno) -> Error {
@@ -131,10 +134,8 @@ impl Container {
                 state,
                 child: None,
             }),
-            // A creator died before writing state.json: only delete can use it.
-            None => Err(Error::Unsupported(format!(
-                "container {id} is still being created"
-            ))),
+            // We hold the lock, so the creator is gone: it died before writing state.json.
+            None => Err(Error::Unfinished(id.to_string())),
         }
     }
 

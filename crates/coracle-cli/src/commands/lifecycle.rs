@@ -93,6 +93,10 @@ pub fn kill(store: &Store, args: &KillArgs) -> Result<i32, CliError> {
 pub fn delete(store: &Store, args: &DeleteArgs, log: &Logger) -> Result<i32, CliError> {
     let c = match Container::load(store, &args.id) {
         Ok(c) => c,
+        Err(coracle::Error::Unfinished(_)) => {
+            Container::remove_unfinished(store, &args.id)?;
+            return Ok(0);
+        }
         Err(e) => {
             let e = CliError::from(e);
             if args.force && e.is_not_found() {
