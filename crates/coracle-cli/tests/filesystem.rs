@@ -168,9 +168,18 @@ fn hostile_destinations_stay_inside_the_rootfs() {
 fn no_pivot_chroots_into_the_rootfs() {
     let rt = Runtime::new();
     let b = Bundle::sh("ls /; cat /proc/self/mountinfo | wc -l");
-    let out = rt.cmd(&["run", "--no-pivot", "--bundle", b.dir.to_str().unwrap(), &unique("nopivot")]);
+    let out = rt.cmd(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &unique("nopivot"),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     // The rootfs is the root: the host's top-level directories are not there.
-    assert!(stdout.contains("bin\n") && !stdout.contains("work\n") && !stdout.contains("usr\n"), "{stdout}");
+    assert!(
+        stdout.contains("bin\n") && !stdout.contains("work\n") && !stdout.contains("usr\n"),
+        "{stdout}"
+    );
 }

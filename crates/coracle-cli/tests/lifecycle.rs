@@ -259,3 +259,32 @@ fn delete_removes_a_container_whose_creator_died() {
     assert!(del.status.success(), "{}", text(&del.stderr));
     assert!(!rt.root.join("orphan").exists());
 }
+
+#[test]
+fn kill_all_in_a_joined_pid_namespace_spares_the_other_container() {
+    let rt = Runtime::new();
+    let a = Bundle::new(&["sleep", "100"]);
+    let a_id = unique("owner");
+    rt.create(&a, &a_id);
+    assert!(rt.cmd(&["start", &a_id]).status.success());
+    let a_pid = rt.state(&a_id)["pid"].as_i64().unwrap();
+    let mut b = Bundle::sh("sleep 100 & wait");
+    b.edit(|c| {
+        c["linux"]["namespaces"] = serde_json::json!([
+            {"type": "mount"}, {"type": "uts"},
+            {"type": "pid", "path": format!("/proc/{a_pid}/ns/pid")}
+        ])
+    });
+    let b_id = unique("joiner");
+    rt.create(&b, &b_id);
+    assert!(rt.cmd(&["start", &b_id]).status.success());
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(rt.cmd(&["kill", "--all", &b_id, "KILL"]).status.success());
+    wait_status(&rt, &b_id, "stopped");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        rt.status(&a_id),
+        "running",
+        "kill --all of the joiner killed the namespace's owner"
+    );
+}

@@ -10,47 +10,44 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use oci_spec::runtime::LinuxNamespaceType;
 
 use crate::state::{self, State};
 use crate::sys::pidfd::{pidfd_open, pidfd_send_signal};
 
-/// Host pids of every process of the container (the init first).
+/// Host pids of every process of the container (the init first): every member of its
+/// pid namespace when the container created that namespace, else (a shared or joined
+/// pid namespace, whose other members are not ours) the init and its descendants.
 pub fn pids(state: &State) -> Vec<i32> {
     let init = state.pid;
-    let own_pidns = std::fs::read_link(format!("/proc/{init}/ns/pid")).ok();
-    let host_pidns = std::fs::read_link("/proc/self/ns/pid").ok();
-    let mut parents: HashMap<i32, Vec<i32>> = HashMap::new();
-    let mut in_ns = vec![init];
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return vec![init];
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if pid == init {
-            continue;
-        }
-        if own_pidns.is_some() && own_pidns != host_pidns {
-            if std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok() == own_pidns {
-                in_ns.push(pid);
-            }
-        } else if let Some(ppid) = parent_of(pid) {
-            parents.entry(ppid).or_default().push(pid);
-        }
-    }
-    if own_pidns.is_some() && own_pidns != host_pidns {
-        return in_ns;
-    }
-    // Shared pid namespace: walk the tree below the init.
+    let own_pidns = owns_pid_namespace(state)
+        .then(|| std::fs::read_link(format!("/proc/{init}/ns/pid")).ok())
+        .flatten();
+    let others = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != init);
     let mut out = vec![init];
+    if let Some(ns) = own_pidns {
+        out.extend(others.filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+                .ok()
+                .as_ref()
+                == Some(&ns)
+        }));
+        return out;
+    }
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    for pid in others {
+        if let Some(ppid) = state::parent_pid(pid) {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
     let mut i = 0;
     while i < out.len() {
-        if let Some(kids) = parents.get(&out[i]) {
+        if let Some(kids) = children.get(&out[i]) {
             out.extend(kids);
         }
         i += 1;
@@ -58,10 +55,17 @@ pub fn pids(state: &State) -> Vec<i32> {
     out
 }
 
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(1)?.parse().ok()
+/// Whether the container's config asked for a new pid namespace (not joined by path).
+fn owns_pid_namespace(state: &State) -> bool {
+    let namespaces = state
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref());
+    namespaces.is_some_and(|ns| {
+        ns.iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
+    })
 }
 
 /// Send `sig` to every process of the container; a process that vanished meanwhile is fine.

@@ -21,7 +21,7 @@ use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
 
-pub use self::proc::{is_alive, process_start_time};
+pub use self::proc::{is_alive, parent_pid, process_start_time};
 pub use self::time::now_rfc3339;
 
 /// The file that holds a container's [`State`].

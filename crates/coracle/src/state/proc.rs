@@ -1,21 +1,23 @@
 //! Process identity from /proc/PID/stat: the start time tells a live init from
 //! an unrelated process that reused its pid.
 
-/// The state letter and start time (field 22) of a /proc/PID/stat line.
+/// The state letter, parent pid (field 4) and start time (field 22) of a
+/// /proc/PID/stat line.
 ///
 /// The comm field (2) is in parentheses and may itself contain spaces and
 /// parentheses, so the fields are counted from the last `)`.
-fn parse_stat(stat: &[u8]) -> Option<(u8, u64)> {
+fn parse_stat(stat: &[u8]) -> Option<(u8, i32, u64)> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
     let mut fields = rest.split_ascii_whitespace();
-    // Field 3 is the state; field 22 is 19 fields further on.
+    // Field 3 is the state, 4 the parent; field 22 is 18 fields further on.
     let state = *fields.next()?.as_bytes().first()?;
-    let start_time = fields.nth(18)?.parse().ok()?;
-    Some((state, start_time))
+    let ppid = fields.next()?.parse().ok()?;
+    let start_time = fields.nth(17)?.parse().ok()?;
+    Some((state, ppid, start_time))
 }
 
-fn read_stat(pid: i32) -> Option<(u8, u64)> {
+fn read_stat(pid: i32) -> Option<(u8, i32, u64)> {
     if pid <= 0 {
         return None;
     }
@@ -25,14 +27,19 @@ fn read_stat(pid: i32) -> Option<(u8, u64)> {
 
 /// The start time of `pid` (field 22 of /proc/PID/stat), `None` if it is gone.
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    read_stat(pid).map(|(_, start_time)| start_time)
+    read_stat(pid).map(|(_, _, start_time)| start_time)
+}
+
+/// The parent of `pid`, `None` if it is gone.
+pub fn parent_pid(pid: i32) -> Option<i32> {
+    read_stat(pid).map(|(_, ppid, _)| ppid)
 }
 
 /// Whether `pid` is alive and still the process that had `start_time` (and not a zombie).
 pub fn is_alive(pid: i32, start_time: u64) -> bool {
     match read_stat(pid) {
         // Z: zombie, X/x: dead (being torn down).
-        Some((state, start)) => start == start_time && !matches!(state, b'Z' | b'X' | b'x'),
+        Some((state, _, start)) => start == start_time && !matches!(state, b'Z' | b'X' | b'x'),
         None => false,
     }
 }
@@ -59,21 +66,21 @@ mod tests {
     fn parse_stat_plain_comm() {
         assert_eq!(
             parse_stat(&stat_line("sleep", 'S', 987654)),
-            Some((b'S', 987654))
+            Some((b'S', 4, 987654))
         );
     }
 
     #[test]
     fn parse_stat_comm_with_spaces_and_parens() {
         let line = stat_line("a) b (c) Z 1 2", 'R', 31337);
-        assert_eq!(parse_stat(&line), Some((b'R', 31337)));
+        assert_eq!(parse_stat(&line), Some((b'R', 4, 31337)));
     }
 
     #[test]
     fn parse_stat_comm_not_utf8() {
         let mut line = b"7 (\xff\xfe) ".to_vec();
         line.extend_from_slice(&stat_line("x", 'S', 55)[b"4242 (x) ".len()..]);
-        assert_eq!(parse_stat(&line), Some((b'S', 55)));
+        assert_eq!(parse_stat(&line), Some((b'S', 4, 55)));
     }
 
     #[test]
@@ -88,7 +95,7 @@ mod tests {
         let me = std::process::id() as i32;
         let start = process_start_time(me).expect("own stat");
         let own = std::fs::read("/proc/self/stat").unwrap();
-        assert_eq!(parse_stat(&own).unwrap().1, start);
+        assert_eq!(parse_stat(&own).unwrap().2, start);
         assert!(is_alive(me, start));
         assert!(
             !is_alive(me, start + 1),
