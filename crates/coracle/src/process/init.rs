@@ -85,7 +85,7 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
     // it at the very end, whether or not the container mounts a /proc of its own.
     let host_proc = ProcFs::open()?;
     mount_phase(args, chan, &state_json)?;
-    kernel_phase(args.spec, args.plan)?;
+    kernel_phase(args.spec)?;
     rootfs::finalize(args.spec)?;
     let program = privilege_phase(args)?;
 
@@ -170,7 +170,7 @@ fn mount_phase(args: &InitArgs<'_>, chan: &Channel, state_json: &[u8]) -> Result
 }
 
 /// Hostname, domainname and sysctls: written once the container's /proc is its own.
-fn kernel_phase(spec: &Spec, plan: &Plan) -> Result<(), InitError> {
+fn kernel_phase(spec: &Spec) -> Result<(), InitError> {
     if let Some(name) = spec.hostname() {
         sethostname(name).map_err(InitError::sys("sethostname"))?;
     }
@@ -186,7 +186,6 @@ fn kernel_phase(spec: &Spec, plan: &Plan) -> Result<(), InitError> {
             write_sysctl(&proc, key, &sysctl[key])?;
         }
     }
-    let _ = plan;
     Ok(())
 }
 
