@@ -205,14 +205,7 @@ impl Container {
         let pidfd = self.pidfd()?;
         wait_fifo(&fifo, &pidfd)?;
         std::fs::remove_file(&fifo_path).map_err(|e| sys_err("remove exec.fifo")(io_errno(&e)))?;
-        let json = self.oci_state_bytes(Status::Running);
-        for e in hooks::run_all(
-            "poststart",
-            hook_list(&self.state.config, HookKind::Poststart),
-            &json,
-        ) {
-            warn::emit(&e.to_string());
-        }
+        self.run_warning_hooks(HookKind::Poststart, Status::Running);
         Ok(())
     }
 
@@ -250,14 +243,7 @@ impl Container {
                 });
             }
         }
-        let json = self.oci_state_bytes(Status::Stopped);
-        for e in hooks::run_all(
-            "poststop",
-            hook_list(&self.state.config, HookKind::Poststop),
-            &json,
-        ) {
-            warn::emit(&e.to_string());
-        }
+        self.run_warning_hooks(HookKind::Poststop, Status::Stopped);
         self.dir.remove()?;
         Ok(())
     }
@@ -292,6 +278,15 @@ impl Container {
             });
         }
         Ok(fd)
+    }
+
+    /// poststart and poststop hooks: every hook runs, and a failure is only a warning
+    /// ("the remaining hooks and lifecycle continue as if the hook had succeeded").
+    fn run_warning_hooks(&self, kind: HookKind, status: Status) {
+        let json = self.oci_state_bytes(status);
+        for e in hooks::run_all(kind.name(), hook_list(&self.state.config, kind), &json) {
+            warn::emit(&e.to_string());
+        }
     }
 
     fn oci_state_bytes(&self, status: Status) -> Vec<u8> {
@@ -375,16 +370,9 @@ fn spawn_init(
                 Ok((Msg::RunHooks, _)) => {
                     let json =
                         serde_json::to_vec(&state.oci_state(Status::Creating)).unwrap_or_default();
-                    hooks::run(
-                        "prestart",
-                        hook_list(&bundle.spec, HookKind::Prestart),
-                        &json,
-                    )?;
-                    hooks::run(
-                        "createRuntime",
-                        hook_list(&bundle.spec, HookKind::CreateRuntime),
-                        &json,
-                    )?;
+                    for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
+                        hooks::run(kind.name(), hook_list(&bundle.spec, kind), &json)?;
+                    }
                     spawned
                         .chan
                         .send(&Msg::Continue(Vec::new()), None)
@@ -483,6 +471,18 @@ enum HookKind {
     CreateRuntime,
     Poststart,
     Poststop,
+}
+
+impl HookKind {
+    /// The name the spec gives the list.
+    fn name(self) -> &'static str {
+        match self {
+            HookKind::Prestart => "prestart",
+            HookKind::CreateRuntime => "createRuntime",
+            HookKind::Poststart => "poststart",
+            HookKind::Poststop => "poststop",
+        }
+    }
 }
 
 fn hook_list(spec: &oci_spec::runtime::Spec, kind: HookKind) -> &[oci_spec::runtime::Hook] {

@@ -125,8 +125,7 @@ pub fn wait_forwarding(pidfd: &OwnedFd) -> nix::Result<i32> {
     for s in FORWARDED {
         set.add(s);
     }
-    let old = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
-    old?;
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
     let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)?;
     loop {
         let mut fds = [
