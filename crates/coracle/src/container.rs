@@ -195,6 +195,9 @@ impl Container {
                 status,
             });
         }
+        // Pinned before the init is released: a startContainer hook can fail, and the
+        // init exit, before we get to look.
+        let pidfd = self.pidfd()?;
         let fifo_path = self.dir.path().join(EXEC_FIFO);
         let fifo = nix::fcntl::open(
             &fifo_path,
@@ -202,8 +205,14 @@ impl Container {
             Mode::empty(),
         )
         .map_err(sys_err("open exec.fifo"))?;
-        let pidfd = self.pidfd()?;
-        wait_fifo(&fifo, &pidfd)?;
+        if let Err(e) = wait_fifo(&fifo, &pidfd) {
+            // "stop the container": the init is on its way out; make sure it is gone
+            // before reporting, so the status is `stopped` when we return.
+            if let Err(kill) = self.kill_and_wait() {
+                warn::emit(&format!("stop container {}: {kill}", self.id()));
+            }
+            return Err(e);
+        }
         std::fs::remove_file(&fifo_path).map_err(|e| sys_err("remove exec.fifo")(io_errno(&e)))?;
         self.run_warning_hooks(HookKind::Poststart, Status::Running);
         Ok(())
