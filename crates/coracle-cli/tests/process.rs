@@ -214,3 +214,16 @@ fn each_container_gets_its_own_session_keyring() {
     assert!(out2.status.success(), "{}", text(&out2.stderr));
     assert!(!text(&out2.stdout).contains(&format!("_ses.{id2}")));
 }
+
+#[test]
+fn the_program_starts_with_default_signal_dispositions() {
+    let rt = Runtime::new();
+    // cat, not sh: a shell ignores some signals itself.
+    let st = rt.output_of(&Bundle::new(&["cat", "/proc/self/status"]));
+    assert_eq!(
+        status_field(&st, "SigIgn"),
+        "0000000000000000",
+        "ignored signals leaked from the runtime"
+    );
+    assert_eq!(status_field(&st, "SigBlk"), "0000000000000000");
+}

@@ -115,6 +115,7 @@ fn start_phase(
         &with_status(state_json, "created"),
     )?;
     sys::fd::cloexec_from(3 + args.extra_fds).map_err(InitError::sys("close_range"))?;
+    sys::process::reset_signals().map_err(InitError::sys("reset signal dispositions"))?;
     exec(program, args)
 }
 

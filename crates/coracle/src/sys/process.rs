@@ -49,3 +49,43 @@ pub fn set_not_dumpable() -> nix::Result<()> {
     let ret = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0) };
     Errno::result(ret).map(drop)
 }
+
+/// Give the program default signal dispositions and an empty signal mask. execve resets
+/// handled signals but keeps ignored ones, and the runtime ignores SIGPIPE (Rust's
+/// start-up does), which the container's program must not inherit.
+pub fn reset_signals() -> nix::Result<()> {
+    // The kernel's struct sigaction for rt_sigaction(2): SIG_DFL, no flags, empty mask.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // Every signal, 32 and 33 included: glibc's signal() refuses those (it keeps them for
+    // itself), but our caller may have ignored them and the program may not use glibc.
+    for sig in (1..=64).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
+        // SAFETY: `dfl` is a valid kernel sigaction for the call; SIG_DFL installs no
+        // handler code, and the old action is not asked for.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
+    nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    )
+}
