@@ -227,3 +227,21 @@ fn the_program_starts_with_default_signal_dispositions() {
     );
     assert_eq!(status_field(&st, "SigBlk"), "0000000000000000");
 }
+
+#[test]
+fn home_defaults_from_the_containers_passwd() {
+    let rt = Runtime::new();
+    let out = rt.output_of(&Bundle::sh("echo $HOME"));
+    assert_eq!(out, "/root\n");
+    let mut b = Bundle::sh("echo $HOME");
+    b.edit(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000}));
+    assert_eq!(rt.output_of(&b), "/home/user\n");
+    let mut b = Bundle::sh("echo $HOME");
+    b.edit(|c| {
+        c["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("HOME=/elsewhere"))
+    });
+    assert_eq!(rt.output_of(&b), "/elsewhere\n");
+}

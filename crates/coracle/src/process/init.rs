@@ -87,7 +87,7 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
     mount_phase(args, chan, &state_json)?;
     kernel_phase(args.spec)?;
     rootfs::finalize(args.spec)?;
-    let program = privilege_phase(args)?;
+    let (program, env) = privilege_phase(args)?;
 
     sys::process::set_pdeathsig(0).map_err(InitError::sys("prctl PR_SET_PDEATHSIG"))?;
     chan.send(&Msg::Ready, None)?;
@@ -95,7 +95,7 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
     drop(host_proc);
     // From here on `start` is the one listening: it reads exec.fifo until EOF. The fd is
     // close-on-exec, so a successful execve is a silent EOF; a failure is written there.
-    let err = match start_phase(args, &program, &state_json) {
+    let err = match start_phase(args, &program, &env, &state_json) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -107,6 +107,7 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
 fn start_phase(
     args: &InitArgs<'_>,
     program: &CString,
+    env: &[String],
     state_json: &[u8],
 ) -> Result<Never, InitError> {
     hooks::run(
@@ -116,7 +117,7 @@ fn start_phase(
     )?;
     sys::fd::cloexec_from(3 + args.extra_fds).map_err(InitError::sys("close_range"))?;
     sys::process::reset_signals().map_err(InitError::sys("reset signal dispositions"))?;
-    exec(program, args)
+    exec(program, args, env)
 }
 
 /// A session keyring of the container's own, so keys of the caller's session never
@@ -192,12 +193,14 @@ fn kernel_phase(spec: &Spec) -> Result<(), InitError> {
 
 /// rlimits, labels, the uid switch, cwd, capabilities, no_new_privs, umask; returns
 /// the resolved program path.
-fn privilege_phase(args: &InitArgs<'_>) -> Result<CString, InitError> {
+fn privilege_phase(args: &InitArgs<'_>) -> Result<(CString, Vec<String>), InitError> {
     let process = args
         .spec
         .process()
         .as_ref()
         .ok_or(InitError::Config("process: missing"))?;
+    // Read while still root, from the container's /etc/passwd.
+    let env = with_home(args.env, process.user().uid());
     security::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     security::apply_labels(process)?;
     let caps = process.capabilities().as_ref();
@@ -218,7 +221,27 @@ fn privilege_phase(args: &InitArgs<'_>) -> Result<CString, InitError> {
         .as_ref()
         .and_then(|a| a.first())
         .ok_or(InitError::Config("process.args: empty"))?;
-    find_program(argv0, args.env)
+    Ok((find_program(argv0, &env)?, env))
+}
+
+/// The environment with HOME set as runc sets it when the spec does not: the user's
+/// home from the container's /etc/passwd, else `/`.
+fn with_home(env: &[String], uid: u32) -> Vec<String> {
+    let mut env = env.to_vec();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let home = home_of(&passwd, uid).unwrap_or("/");
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// The home directory of `uid` in passwd(5) text.
+fn home_of(passwd: &str, uid: u32) -> Option<&str> {
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.len() >= 7 && f[2].parse() == Ok(uid) && !f[5].is_empty()).then(|| f[5])
+    })
 }
 
 /// Resolve args[0] against the container's PATH, as execvp would, so a missing
@@ -259,7 +282,7 @@ fn wait_for_start(host_proc: &ProcFs, fifo: BorrowedFd<'_>) -> Result<OwnedFd, I
     .map_err(InitError::sys("open exec.fifo"))
 }
 
-fn exec(program: &CString, args: &InitArgs<'_>) -> Result<Never, InitError> {
+fn exec(program: &CString, args: &InitArgs<'_>, env: &[String]) -> Result<Never, InitError> {
     let process = args
         .spec
         .process()
@@ -273,8 +296,7 @@ fn exec(program: &CString, args: &InitArgs<'_>) -> Result<Never, InitError> {
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()
         .map_err(|_| InitError::Config("process.args: NUL byte"))?;
-    let envp: Vec<CString> = args
-        .env
+    let envp: Vec<CString> = env
         .iter()
         .map(|e| CString::new(e.as_bytes()))
         .collect::<Result<_, _>>()
@@ -302,5 +324,19 @@ pub fn with_status(state_json: &[u8], status: &str) -> Vec<u8> {
             serde_json::to_vec(&v).unwrap_or_default()
         }
         Err(_) => state_json.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_comes_from_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nbroken\nuser:x:1000:1000::/home/user:/bin/sh\nnohome:x:7:7:::/bin/sh\n";
+        assert_eq!(home_of(passwd, 0), Some("/root"));
+        assert_eq!(home_of(passwd, 1000), Some("/home/user"));
+        assert_eq!(home_of(passwd, 7), None);
+        assert_eq!(home_of(passwd, 42), None);
     }
 }
