@@ -57,6 +57,9 @@ pub enum Error {
     /// A spec field or option we cannot honour (fail closed).
     #[error("{0}")]
     Unsupported(String),
+    /// The container's init went away when it should not have.
+    #[error("{0}")]
+    InitGone(&'static str),
     /// A container whose `create` died before writing its state; only delete applies.
     #[error("container {0} was never fully created (its creator exited); delete removes it")]
     Unfinished(String),
@@ -317,9 +320,7 @@ pub fn run(store: &Store, id: &str, opts: &CreateOptions, detach: bool) -> Resul
     // Wait without holding the container's lock, so that state, kill and delete from
     // other processes keep working while the container runs.
     let Some(child) = c.child.take() else {
-        return Err(Error::Unsupported(
-            "run: the container init is not our child".into(),
-        ));
+        return Err(Error::InitGone("run: the container init is not our child"));
     };
     drop(c);
     let code = members::wait_forwarding(&child).map_err(sys_err("wait for container"))?;
@@ -393,15 +394,13 @@ fn spawn_init(
                     return Err(InitError::Peer(Expected::Unexpected(format!("{m:?}"))).into())
                 }
                 Err(SyncError::Closed) => {
-                    return Err(Error::Unsupported(
-                        "container init exited during setup".into(),
-                    ));
+                    return Err(Error::InitGone("container init exited during setup"));
                 }
                 Err(e) => return Err(InitError::from(e).into()),
             }
         }
         state.pid_start_time = state::process_start_time(state.pid)
-            .ok_or_else(|| Error::Unsupported("container init exited during setup".into()))?;
+            .ok_or(Error::InitGone("container init exited during setup"))?;
         dir.write_state(state)?;
         if let Some(p) = &opts.pid_file {
             support::write_pid_file(p, state.pid)
@@ -450,9 +449,7 @@ fn wait_fifo(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<(), Error> {
             }
             if init_gone {
                 if msg.is_empty() {
-                    return Err(Error::Unsupported(
-                        "container init exited before start".into(),
-                    ));
+                    return Err(Error::InitGone("container init exited before start"));
                 }
                 return start_outcome(&msg);
             }
