@@ -50,40 +50,55 @@ fn is_static(p: &Path) -> bool {
         )
 }
 
-/// A template rootfs (built once per test process), copied into each bundle.
+/// A template rootfs, copied into each bundle. Shared by every test process: built
+/// under a unique name, then renamed into place (the first rename wins; later
+/// processes reuse it), so test runs leave one directory, not one per process.
 fn template() -> &'static Path {
     static T: OnceLock<PathBuf> = OnceLock::new();
     T.get_or_init(|| {
-        let dir = std::env::temp_dir().join(unique("coracle-rootfs-template"));
-        let bin = dir.join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy(busybox(), bin.join("busybox")).unwrap();
-        let list = Command::new(busybox()).arg("--list").output().unwrap();
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" {
-                std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-            }
+        let shared = std::env::temp_dir().join("coracle-test-rootfs");
+        if shared.join("bin/busybox").exists() {
+            return shared;
         }
-        for d in [
-            "proc",
-            "sys",
-            "dev",
-            "etc",
-            "tmp",
-            "root",
-            "home/user",
-            "var",
-        ] {
-            std::fs::create_dir_all(dir.join(d)).unwrap();
+        let dir = build_template();
+        if std::fs::rename(&dir, &shared).is_err() {
+            // Another process got there first.
+            let _ = std::fs::remove_dir_all(&dir);
         }
-        std::fs::write(
-            dir.join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
-        )
-        .unwrap();
-        std::fs::write(dir.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
-        dir
+        shared
     })
+}
+
+fn build_template() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("coracle-rootfs-template"));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(busybox(), bin.join("busybox")).unwrap();
+    let list = Command::new(busybox()).arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+        }
+    }
+    for d in [
+        "proc",
+        "sys",
+        "dev",
+        "etc",
+        "tmp",
+        "root",
+        "home/user",
+        "var",
+    ] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::write(
+        dir.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
+    dir
 }
 
 /// A bundle directory with a busybox rootfs and an editable config.
