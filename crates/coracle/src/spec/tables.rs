@@ -57,31 +57,6 @@ pub fn capability_number(name: &str) -> Option<u8> {
         .and_then(|i| u8::try_from(i).ok())
 }
 
-/// Every resource limit setrlimit(2) knows, by its OCI name.
-pub const RLIMITS: &[(&str, u32)] = &[
-    ("RLIMIT_CPU", 0),
-    ("RLIMIT_FSIZE", 1),
-    ("RLIMIT_DATA", 2),
-    ("RLIMIT_STACK", 3),
-    ("RLIMIT_CORE", 4),
-    ("RLIMIT_RSS", 5),
-    ("RLIMIT_NPROC", 6),
-    ("RLIMIT_NOFILE", 7),
-    ("RLIMIT_MEMLOCK", 8),
-    ("RLIMIT_AS", 9),
-    ("RLIMIT_LOCKS", 10),
-    ("RLIMIT_SIGPENDING", 11),
-    ("RLIMIT_MSGQUEUE", 12),
-    ("RLIMIT_NICE", 13),
-    ("RLIMIT_RTPRIO", 14),
-    ("RLIMIT_RTTIME", 15),
-];
-
-/// The resource number of an rlimit named as in the OCI spec (`RLIMIT_NOFILE`).
-pub fn rlimit_number(name: &str) -> Option<u32> {
-    RLIMITS.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
-}
-
 /// Namespace types of `linux.namespaces[].type` and their clone(2) flags.
 pub const NAMESPACES: &[(&str, i32)] = &[
     ("pid", 0x2000_0000),
@@ -176,36 +151,6 @@ mod tests {
             assert_eq!(capability_number(&name), Some(cap.index()), "{name}");
         }
         assert_eq!(caps::all().len(), CAPABILITIES.len());
-    }
-
-    #[test]
-    fn rlimit_table_matches_libc() {
-        let expect = [
-            ("RLIMIT_CPU", libc::RLIMIT_CPU),
-            ("RLIMIT_FSIZE", libc::RLIMIT_FSIZE),
-            ("RLIMIT_DATA", libc::RLIMIT_DATA),
-            ("RLIMIT_STACK", libc::RLIMIT_STACK),
-            ("RLIMIT_CORE", libc::RLIMIT_CORE),
-            ("RLIMIT_RSS", libc::RLIMIT_RSS),
-            ("RLIMIT_NPROC", libc::RLIMIT_NPROC),
-            ("RLIMIT_NOFILE", libc::RLIMIT_NOFILE),
-            ("RLIMIT_MEMLOCK", libc::RLIMIT_MEMLOCK),
-            ("RLIMIT_AS", libc::RLIMIT_AS),
-            ("RLIMIT_LOCKS", libc::RLIMIT_LOCKS),
-            ("RLIMIT_SIGPENDING", libc::RLIMIT_SIGPENDING),
-            ("RLIMIT_MSGQUEUE", libc::RLIMIT_MSGQUEUE),
-            ("RLIMIT_NICE", libc::RLIMIT_NICE),
-            ("RLIMIT_RTPRIO", libc::RLIMIT_RTPRIO),
-            ("RLIMIT_RTTIME", libc::RLIMIT_RTTIME),
-        ];
-        assert_eq!(expect.len(), RLIMITS.len());
-        for (name, n) in expect {
-            assert_eq!(
-                rlimit_number(name).map(i64::from),
-                Some(i64::from(n)),
-                "{name}"
-            );
-        }
     }
 
     #[test]

@@ -210,7 +210,8 @@ fn rlimits(list: &[Value]) -> Result<(), SpecError> {
         let rl = object(rl, &field)?;
         let tf = key(&field, "type");
         let typ = string(required(rl, "type", &tf)?, &tf)?;
-        if tables::rlimit_number(typ).is_none() {
+        // The table setrlimit uses: what validates is what gets applied.
+        if crate::security::rlimit_resource(typ).is_none() {
             return Err(invalid(tf, format!("unknown rlimit {typ:?}")));
         }
         if let Some(first) = seen.insert(typ, i) {
