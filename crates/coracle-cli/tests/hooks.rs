@@ -10,15 +10,13 @@ use serde_json::json;
 fn hook(b: &Bundle, name: &str) -> serde_json::Value {
     let script = b.dir.join(format!("hook-{name}.sh"));
     let log = b.dir.join("hooks.log");
-    std::fs::write(
+    write_executable(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\nstate=$(cat)\necho \"{name} $1 $HOOKVAR $state\" >> {}\n",
             log.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    );
     json!({"path": script, "args": ["hook", "arg1"], "env": ["HOOKVAR=v"]})
 }
 
@@ -45,7 +43,7 @@ fn all_six_hooks_run_in_order_with_state() {
         let inside = b.rootfs().join(host.strip_prefix("/").unwrap());
         std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
         // Inside the container the log is the rootfs' copy of the same path.
-        std::fs::copy(&host, &inside).unwrap();
+        write_executable(&inside, &std::fs::read_to_string(&host).unwrap());
     }
     b.edit(|c| c["hooks"] = serde_json::Value::Object(hooks));
     let id = unique("hooks");

@@ -305,6 +305,23 @@ impl Drop for Runtime {
     }
 }
 
+/// Write an executable file from a child `sh`, so no write fd to it ever exists in this
+/// multi-threaded test process, where another test's fork could inherit it and make
+/// executing the file fail with ETXTBSY.
+pub fn write_executable(path: &Path, content: &str) {
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("cat > \"$0\" && chmod 755 \"$0\"")
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, content.as_bytes()).unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success(), "write {}", path.display());
+}
+
 /// Lossy UTF-8.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

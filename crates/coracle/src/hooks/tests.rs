@@ -2,7 +2,7 @@
 
 use super::*;
 use oci_spec::runtime::HookBuilder;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -27,10 +27,22 @@ impl TempDir {
     }
 
     /// An executable `#!/bin/sh` script.
+    /// Write an executable script. The write happens in a child `sh`, not here: a
+    /// write fd in this multi-threaded test process could be inherited by another
+    /// test's fork, and executing the script would then fail with ETXTBSY.
     fn script(&self, name: &str, body: &str) -> PathBuf {
         let path = self.path(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg("cat > \"$0\" && chmod 755 \"$0\"")
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, format!("#!/bin/sh\n{body}\n").as_bytes()).unwrap();
+        drop(stdin);
+        assert!(child.wait().unwrap().success());
         path
     }
 }
