@@ -7,6 +7,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
+use crate::cgroups::{CgroupError, Manager};
 use crate::hooks::{self, HookError};
 use crate::namespaces::{NamespaceError, Plan};
 use crate::process::init::InitArgs;
@@ -29,6 +30,9 @@ pub enum Error {
     /// A hook failed.
     #[error(transparent)]
     Hook(#[from] HookError),
+    /// A cgroup step failed.
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
     /// A namespace could not be opened or joined.
     #[error(transparent)]
     Namespace(#[from] NamespaceError),
@@ -64,6 +68,10 @@ pub enum Error {
     #[error("container {0} was never fully created (its creator exited); delete removes it")]
     Unfinished(String),
 }
+
+mod cgroup;
+
+pub use cgroup::Monitor;
 
 fn sys_err(op: impl Into<String>) -> impl FnOnce(Errno) -> Error {
     let op = op.into();
@@ -110,12 +118,15 @@ impl Container {
     }
 
     /// The derived status: the init's pid and start time tell a live init from a
-    /// recycled pid; exec.fifo exists until `start` consumed it.
+    /// recycled pid; a frozen cgroup means paused; exec.fifo exists until `start`
+    /// consumed it.
     pub fn status(&self) -> Status {
         if self.state.pid == 0 {
             Status::Creating
         } else if !state::is_alive(self.state.pid, self.state.pid_start_time) {
             Status::Stopped
+        } else if self.is_frozen() {
+            Status::Paused
         } else if self.dir.path().join(EXEC_FIFO).exists() {
             Status::Created
         } else {
@@ -162,6 +173,9 @@ impl Container {
         let bundle = spec::load(&opts.bundle)?;
         support::check(&bundle.spec, opts)?;
         let plan = Plan::from_spec(&bundle.spec)?;
+        let cgroup = cgroup::manager_for(&bundle.spec, id)?;
+        // The id is claimed before the cgroup is touched: a second create of a live id
+        // must not reach the first container's cgroup.
         let dir = store.create(id)?;
         let mut state = State {
             id: id.to_string(),
@@ -172,14 +186,21 @@ impl Container {
             created: state::now_rfc3339(),
             annotations: bundle.spec.annotations().clone().unwrap_or_default(),
             config: bundle.spec.clone(),
+            cgroup: Some(cgroup.paths()),
         };
-        match spawn_init(&dir, &bundle, &plan, opts, &mut state) {
+        let spawned = cgroup::prepare(&cgroup, &bundle.spec)
+            .and_then(|()| spawn_init(&dir, &bundle, &plan, opts, &cgroup, &mut state));
+        match spawned {
             Ok(child) => Ok(Container {
                 dir,
                 state,
                 child: Some(child),
             }),
             Err(e) => {
+                // The init is dead by now (spawn_init kills it), so the cgroup is empty.
+                if let Err(rm) = cgroup.remove() {
+                    warn::emit(&format!("remove cgroup of {id}: {rm}"));
+                }
                 if let Err(rm) = dir.remove() {
                     warn::emit(&format!("remove state of {id}: {rm}"));
                 }
@@ -232,12 +253,12 @@ impl Container {
             });
         }
         if all {
-            members::signal_all(&self.state, sig).map_err(sys_err("kill --all"))?;
-            return Ok(());
+            return self.signal_all(sig);
         }
         let pidfd = self.pidfd()?;
         pidfd_send_signal(pidfd.as_fd(), sig)
-            .map_err(sys_err(format!("kill {} (pid {})", sig, self.state.pid)))
+            .map_err(sys_err(format!("kill {} (pid {})", sig, self.state.pid)))?;
+        self.thaw_for_kill(sig)
     }
 
     /// Delete: kill (with `force`, or a created container), remove state; runs poststop hooks.
@@ -255,9 +276,11 @@ impl Container {
                 });
             }
         }
+        // As runc: the state goes even when the cgroup cannot, and the error is reported.
+        let cgroup = self.remove_cgroup();
         self.run_warning_hooks(HookKind::Poststop, Status::Stopped);
         self.dir.remove()?;
-        Ok(())
+        cgroup
     }
 
     /// SIGKILL every process of the container and wait until the init is gone.
@@ -266,7 +289,7 @@ impl Container {
             Ok(fd) => fd,
             Err(_) => return Ok(()), // already gone
         };
-        members::signal_all(&self.state, libc::SIGKILL).map_err(sys_err("kill --all"))?;
+        self.signal_all(libc::SIGKILL)?;
         let _ = pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         members::wait_exit(&pidfd, self.child.is_some(), self.state.pid)
             .map_err(sys_err("wait for init"))
@@ -338,6 +361,7 @@ fn spawn_init(
     bundle: &Bundle,
     plan: &Plan,
     opts: &CreateOptions,
+    cgroup: &Manager,
     state: &mut State,
 ) -> Result<OwnedFd, Error> {
     let fifo_path = dir.path().join(EXEC_FIFO);
@@ -365,6 +389,7 @@ fn spawn_init(
         extra_fds: listen_fds + opts.preserve_fds,
         env: &env,
         plan,
+        cgroup: Some(cgroup),
         close_in_child: &[dir.lock_fd()],
     };
     let oci_creating = |pid: nix::unistd::Pid| {

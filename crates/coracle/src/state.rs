@@ -138,8 +138,12 @@ pub struct State {
     pub created: String,
     /// The spec's annotations.
     pub annotations: HashMap<String, String>,
-    /// The spec as created (hooks for start and delete, namespaces for kill --all).
+    /// The spec as created (hooks for start and delete, namespaces for kill --all);
+    /// `update` merges its resources in.
     pub config: oci_spec::runtime::Spec,
+    /// Where the container's cgroup is (none only for state written before cgroups).
+    #[serde(default)]
+    pub cgroup: Option<crate::cgroups::CgroupPaths>,
 }
 
 /// The store rooted at `--root`.

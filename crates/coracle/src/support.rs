@@ -40,12 +40,6 @@ pub fn check(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
             "linux: missing (a mount namespace is required)".into(),
         ));
     };
-    if linux.resources().is_some() {
-        return no("linux.resources", "applying cgroup resources");
-    }
-    if linux.cgroups_path().is_some() {
-        return no("linux.cgroupsPath", "cgroup placement");
-    }
     if linux.seccomp().is_some() {
         return no("linux.seccomp", "seccomp");
     }
@@ -136,10 +130,6 @@ mod tests {
             (
                 serde_json::json!({"linux": {"namespaces": [{"type": "mount"}], "seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}}}),
                 "linux.seccomp",
-            ),
-            (
-                serde_json::json!({"linux": {"namespaces": [{"type": "mount"}], "resources": {}}}),
-                "linux.resources",
             ),
             (
                 serde_json::json!({"linux": {"namespaces": [{"type": "pid"}]}}),

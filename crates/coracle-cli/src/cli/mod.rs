@@ -8,6 +8,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod cgroup;
+
+pub use cgroup::{EventsArgs, PsArgs, PsFormat, UpdateArgs};
+
 /// The default state root.
 pub const DEFAULT_ROOT: &str = "/run/coracle";
 
@@ -99,16 +103,16 @@ pub enum Command {
     Spec(SpecArgs),
     /// Execute new process inside the container (not implemented yet).
     Exec(StubArgs),
-    /// Ps displays the processes running inside a container (not implemented yet).
-    Ps(StubArgs),
-    /// Pause suspends all processes inside the container (not implemented yet).
-    Pause(StubArgs),
-    /// Resumes all processes that have been previously paused (not implemented yet).
-    Resume(StubArgs),
-    /// Display container events (not implemented yet).
-    Events(StubArgs),
-    /// Update container resource constraints (not implemented yet).
-    Update(StubArgs),
+    /// Ps displays the processes running inside a container.
+    Ps(PsArgs),
+    /// Pause suspends all processes inside the container.
+    Pause(IdArg),
+    /// Resumes all processes that have been previously paused.
+    Resume(IdArg),
+    /// Display container events such as OOM notifications and cpu, memory, and IO usage statistics.
+    Events(EventsArgs),
+    /// Update container resource constraints.
+    Update(UpdateArgs),
     /// Show the enabled features (not implemented yet).
     Features(StubArgs),
     /// Checkpoint a running container (not implemented yet).
@@ -296,6 +300,24 @@ const LONG_FLAGS: &[&str] = &[
     "force",
     "format",
     "quiet",
+    "interval",
+    "stats",
+    "resources",
+    "blkio-weight",
+    "cpu-period",
+    "cpu-quota",
+    "cpu-share",
+    "cpu-shares",
+    "cpu-rt-period",
+    "cpu-rt-runtime",
+    "cpuset-cpus",
+    "cpuset-mems",
+    "memory",
+    "memory-reservation",
+    "memory-swap",
+    "pids-limit",
+    "cpu-idle",
+    "cpu-burst",
 ];
 
 /// Rewrite single-dash long flags (`-root`, `-pid-file=x`) to their double-dash

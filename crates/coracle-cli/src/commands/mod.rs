@@ -1,5 +1,6 @@
 //! The subcommands: argument checks, library calls, runc-style output.
 
+mod cgroup;
 mod lifecycle;
 mod list;
 pub mod output;
@@ -105,6 +106,11 @@ pub fn dispatch(cli: &Cli, cmd: &Command, log: &Logger) -> Result<i32, CliError>
         Command::Kill(a) => lifecycle::kill(&store, a),
         Command::Delete(a) => lifecycle::delete(&store, a, log),
         Command::List(a) => list::list(&store, a),
+        Command::Pause(a) => cgroup::pause(&store, &a.id),
+        Command::Resume(a) => cgroup::resume(&store, &a.id),
+        Command::Ps(a) => cgroup::ps(&store, a),
+        Command::Events(a) => cgroup::events(&store, a),
+        Command::Update(a) => cgroup::update(&store, a),
         _ => unreachable!("stubs and spec are handled above"),
     }
 }
@@ -112,15 +118,9 @@ pub fn dispatch(cli: &Cli, cmd: &Command, log: &Logger) -> Result<i32, CliError>
 /// The name of a subcommand that is only a stub, if `cmd` is one.
 fn stub_name(cmd: &Command) -> Option<&'static str> {
     match cmd {
-        Command::Exec(_)
-        | Command::Ps(_)
-        | Command::Pause(_)
-        | Command::Resume(_)
-        | Command::Events(_)
-        | Command::Update(_)
-        | Command::Features(_)
-        | Command::Checkpoint(_)
-        | Command::Restore(_) => Some(cmd.name()),
+        Command::Exec(_) | Command::Features(_) | Command::Checkpoint(_) | Command::Restore(_) => {
+            Some(cmd.name())
+        }
         _ => None,
     }
 }

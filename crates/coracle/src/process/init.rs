@@ -45,6 +45,9 @@ pub struct InitArgs<'a> {
     pub env: &'a [String],
     /// Namespaces.
     pub plan: &'a Plan,
+    /// The cgroup the parent puts the init in (clone3 CLONE_INTO_CGROUP on cgroup v2,
+    /// cgroup.procs otherwise); the init itself never touches it.
+    pub cgroup: Option<&'a crate::cgroups::Manager>,
     /// Parent fds the clone must close at once (the state-directory lock).
     pub close_in_child: &'a [std::os::fd::RawFd],
 }
@@ -71,6 +74,12 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
     let Msg::Continue(state_json) = msg else {
         unreachable!()
     };
+    // Only now is the init in its cgroup, so only now does a new cgroup namespace get
+    // that cgroup as its root (clone leaves it out, see spawn::clone_flags).
+    if args.plan.is_new(LinuxNamespaceType::Cgroup) {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(InitError::sys("unshare cgroup namespace"))?;
+    }
     // Until execve the init holds host fds (procfs, exec.fifo): a process sharing a
     // joined pid namespace must not reach them through ptrace or /proc/PID/fd.
     sys::process::set_not_dumpable().map_err(InitError::sys("prctl PR_SET_DUMPABLE"))?;

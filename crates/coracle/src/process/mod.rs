@@ -26,6 +26,9 @@ pub enum InitError {
     /// A procfs write.
     #[error(transparent)]
     Procfs(#[from] ProcfsError),
+    /// Placing the init in its cgroup.
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
     /// A namespace step.
     #[error(transparent)]
     Namespace(#[from] NamespaceError),

@@ -21,6 +21,8 @@ use crate::sys::{self, pidfd::pidfd_send_signal};
 pub struct Spawned {
     /// Host pid of the init.
     pub pid: Pid,
+    /// Whether clone3 already put it into its cgroup (CLONE_INTO_CGROUP).
+    in_cgroup: bool,
     /// Its pidfd.
     pub pidfd: OwnedFd,
     /// The parent's end of the sync socket.
@@ -43,14 +45,12 @@ pub fn spawn(
 ) -> Result<Spawned, InitError> {
     let (parent, child) = channel_pair()?;
     let spawned = if args.plan.single_clone() {
-        let flags = args.plan.new.bits() as u64;
-        match clone3(CloneArgs {
-            flags,
-            pidfd: true,
-            cgroup: None,
-        })
-        .map_err(InitError::sys("clone3"))?
-        {
+        let cgroup_fd = match args.cgroup {
+            Some(m) => m.clone_fd()?,
+            None => None,
+        };
+        let (result, in_cgroup) = clone_into(clone_flags(args).bits() as u64, cgroup_fd.as_ref());
+        match result.map_err(InitError::sys("clone3"))? {
             CloneResult::Child => {
                 drop(parent);
                 init::run(args, &child)
@@ -59,6 +59,7 @@ pub fn spawn(
                 drop(child);
                 let spawned = Spawned {
                     pid,
+                    in_cgroup,
                     pidfd: pidfd.expect("CLONE_PIDFD"),
                     chan: parent,
                 };
@@ -86,6 +87,9 @@ fn finish(
     spawned: &Spawned,
     state_json: &impl Fn(Pid) -> Vec<u8>,
 ) -> Result<(), InitError> {
+    if let (Some(m), false) = (args.cgroup, spawned.in_cgroup) {
+        m.apply(spawned.pid.as_raw())?;
+    }
     let process = args.spec.process().as_ref();
     if let Some(adj) = process.and_then(|p| p.oom_score_adj()) {
         // Written from outside: inside a new user namespace the init could never
@@ -99,6 +103,36 @@ fn finish(
         .chan
         .send(&Msg::Continue(state_json(spawned.pid)), None)?;
     Ok(())
+}
+
+/// The namespaces the clone creates: all new ones but the cgroup namespace, which
+/// the init unshares once the parent has placed it in its cgroup (so the namespace
+/// is rooted there, as runc does).
+fn clone_flags(args: &InitArgs<'_>) -> CloneFlags {
+    args.plan.new - clone_flag(LinuxNamespaceType::Cgroup)
+}
+
+/// clone3 straight into the cgroup when we have its fd; a kernel without
+/// CLONE_INTO_CGROUP (before 5.7: E2BIG or EINVAL) gets a plain clone, and the
+/// parent writes cgroup.procs instead. Returns whether the child is placed.
+fn clone_into(flags: u64, cgroup: Option<&OwnedFd>) -> (nix::Result<CloneResult>, bool) {
+    use std::os::fd::AsRawFd;
+    if let Some(fd) = cgroup {
+        match clone3(CloneArgs {
+            flags,
+            pidfd: true,
+            cgroup: Some(fd.as_raw_fd()),
+        }) {
+            Err(nix::errno::Errno::E2BIG | nix::errno::Errno::EINVAL) => {}
+            other => return (other, true),
+        }
+    }
+    let plain = clone3(CloneArgs {
+        flags,
+        pidfd: true,
+        cgroup: None,
+    });
+    (plain, false)
 }
 
 /// Start a bootstrap that joins namespaces, creates the new ones, and clones the init
@@ -145,6 +179,7 @@ fn via_bootstrap(
     let (pid, pidfd) = result?;
     Ok(Spawned {
         pid,
+        in_cgroup: false,
         pidfd,
         chan: parent,
     })
@@ -169,7 +204,7 @@ fn bootstrap_setup(args: &InitArgs<'_>, chan: &Channel) -> Result<(), InitError>
         chan.send(&Msg::NeedMaps, None)?;
         chan.expect(|m| matches!(m, Msg::Continue(_)))?;
     }
-    let rest = args.plan.new - user;
+    let rest = clone_flags(args) - user;
     if !rest.is_empty() {
         unshare(rest).map_err(InitError::sys("unshare"))?;
     }

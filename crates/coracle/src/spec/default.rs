@@ -8,9 +8,9 @@ const DEFAULT_CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SE
 /// The config.json `coracle spec` writes, like `runc spec`.
 ///
 /// Identical to runc 1.1's template except `ociVersion` (ours, [`crate::OCI_VERSION`]),
-/// `hostname` (`coracle`), and, until the cgroups and terminal work lands, no
-/// `linux.resources` and `process.terminal: false`: this build refuses both, and the
-/// template it writes must run as written.
+/// `hostname` (`coracle`), and, until the terminal work lands, `process.terminal:
+/// false`: this build refuses a terminal, and the template it writes must run as
+/// written.
 pub fn default_spec() -> Value {
     json!({
         "ociVersion": crate::OCI_VERSION,
@@ -76,6 +76,9 @@ pub fn default_spec() -> Value {
             }
         ],
         "linux": {
+            "resources": {
+                "devices": [{ "allow": false, "access": "rwm" }]
+            },
             "namespaces": [
                 { "type": "pid" },
                 { "type": "network" },

@@ -78,6 +78,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<HashMap<_, _>>(),
             config: oci_spec::runtime::Spec::default(),
+            cgroup: None,
         }
     }
 

@@ -40,6 +40,7 @@ fn sample_state(id: &str) -> State {
         created: "2024-01-02T03:04:05.123456789Z".into(),
         annotations: [("a".to_string(), "b".to_string())].into(),
         config: oci_spec::runtime::Spec::default(),
+        cgroup: None,
     }
 }
 
