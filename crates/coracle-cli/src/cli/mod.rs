@@ -113,7 +113,7 @@ pub enum Command {
     Events(EventsArgs),
     /// Update container resource constraints.
     Update(UpdateArgs),
-    /// Show the enabled features (not implemented yet).
+    /// Show the enabled features.
     Features(StubArgs),
     /// Checkpoint a running container (not implemented yet).
     Checkpoint(StubArgs),

@@ -60,7 +60,7 @@ pub fn absolute(p: &Path) -> Result<PathBuf, CliError> {
 
 /// Check the global flags we accept but cannot honour for `cmd`.
 fn check_globals(cli: &Cli, cmd: &Command, euid: u32) -> Result<(), CliError> {
-    if matches!(cmd, Command::Spec(_)) {
+    if matches!(cmd, Command::Spec(_) | Command::Features(_)) {
         return Ok(());
     }
     if cli.rootless == Rootless::True {
@@ -91,6 +91,9 @@ pub fn dispatch(cli: &Cli, cmd: &Command, log: &Logger) -> Result<i32, CliError>
     if let Command::Spec(args) = cmd {
         return spec::spec(args);
     }
+    if let Command::Features(_) = cmd {
+        return features();
+    }
     lifecycle::refuse_unsupported(cmd)?;
     let store = Store::open(&cli.root)?;
     log.debug(&format!(
@@ -115,12 +118,27 @@ pub fn dispatch(cli: &Cli, cmd: &Command, log: &Logger) -> Result<i32, CliError>
     }
 }
 
+/// `features`: the OCI features JSON, indented by four spaces as runc prints it.
+fn features() -> Result<i32, CliError> {
+    use serde::Serialize;
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut buf,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    coracle::features::features()
+        .serialize(&mut ser)
+        .map_err(|e| CliError::Msg(format!("encode features: {e}")))?;
+    buf.push(b'\n');
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &buf)
+        .map_err(|e| io_error("write", Path::new("stdout"), &e))?;
+    Ok(0)
+}
+
 /// The name of a subcommand that is only a stub, if `cmd` is one.
 fn stub_name(cmd: &Command) -> Option<&'static str> {
     match cmd {
-        Command::Exec(_) | Command::Features(_) | Command::Checkpoint(_) | Command::Restore(_) => {
-            Some(cmd.name())
-        }
+        Command::Exec(_) | Command::Checkpoint(_) | Command::Restore(_) => Some(cmd.name()),
         _ => None,
     }
 }

@@ -12,6 +12,8 @@
 mod devices;
 mod masked;
 mod mount_options;
+
+pub use mount_options::supported_names as mount_option_names;
 mod mounts;
 mod pivot;
 mod propagation;

@@ -40,6 +40,15 @@ const fn rclr(attr: u64) -> Opt {
     Opt::RecAttr { clear: true, attr }
 }
 
+/// The option names this build honours (idmapped mounts and tmpcopyup are refused).
+pub fn supported_names() -> Vec<&'static str> {
+    OPTIONS
+        .iter()
+        .filter(|(_, o)| !matches!(o, Opt::Idmap | Opt::CopyUp))
+        .map(|(n, _)| *n)
+        .collect()
+}
+
 /// The option table, same names and meanings as runc's `parseMountOptions`.
 static OPTIONS: &[(&str, Opt)] = &[
     ("async", clr(MsFlags::MS_SYNCHRONOUS)),

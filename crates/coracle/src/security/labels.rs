@@ -16,12 +16,12 @@ const APPARMOR_ENABLED: &str = "/sys/module/apparmor/parameters/enabled";
 const SELINUXFS: &str = "/sys/fs/selinux";
 
 /// Whether AppArmor is enabled (its module parameter says `Y`).
-fn apparmor_enabled() -> bool {
+pub fn apparmor_enabled() -> bool {
     std::fs::read(APPARMOR_ENABLED).is_ok_and(|v| v.starts_with(b"Y"))
 }
 
 /// Whether SELinux is enabled (selinuxfs is mounted at /sys/fs/selinux).
-fn selinux_enabled() -> bool {
+pub fn selinux_enabled() -> bool {
     statfs(Path::new(SELINUXFS)).is_ok_and(|fs| fs.filesystem_type() == SELINUX_MAGIC)
 }
 

@@ -24,7 +24,7 @@ mod user;
 pub(crate) mod testutil;
 
 pub use capabilities::{apply_capabilities, drop_bounding_set, kernel_capabilities, to_kernel_cap};
-pub use labels::{apply_labels, check_labels};
+pub use labels::{apparmor_enabled, apply_labels, check_labels, selinux_enabled};
 pub use rlimits::{rlimit_resource, set_rlimits};
 pub use user::switch_user;
 
