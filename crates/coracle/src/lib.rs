@@ -4,7 +4,9 @@
 //! `coracle` binary (crate `coracle-cli`) is a thin runc-compatible command line
 //! over this API.
 
+pub mod cgroups;
 pub mod container;
+pub mod features;
 pub mod hooks;
 pub mod members;
 pub mod namespaces;
