@@ -8,18 +8,25 @@ cd "$(dirname "$0")/.."
 vm=../shared/vm/run-in-vm.sh
 [ -x "$vm" ] || { echo "vm-tests: $vm not found (it sits beside the checkout)" >&2; exit 1; }
 cargo build --release -q -p coracle-cli -p runtime-tools-tests
-mapfile -t bins < <(cargo test --no-run -q -p coracle-cli --message-format=json 2>/dev/null | python3 -c '
+# The CLI's integration tests, and the library's unit tests of the code that differs
+# on v2 (cgroups, the eBPF device filter).
+mapfile -t bins < <(cargo test --no-run -q -p coracle-cli -p coracle --message-format=json 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"] \
-            and m["target"]["name"] != "lifecycle_repeat":
-        print(m["executable"])')
+    if m.get("reason") != "compiler-artifact" or not m.get("executable"):
+        continue
+    kind, name = m["target"]["kind"], m["target"]["name"]
+    if kind == ["test"] and name != "lifecycle_repeat":
+        print(m["executable"])
+    elif name == "coracle" and kind == ["lib"]:
+        print(m["executable"] + " cgroups")')
 script=target/vm-tests.sh
 {
     echo 'rc=0'
     for b in "${bins[@]}"; do
-        echo "echo '== $(basename "$b")'; $b --test-threads=2 -q || rc=1"
+        set -- $b
+        echo "echo '== $(basename "$1") ${2:-}'; $1 --test-threads=2 -q ${2:-} || rc=1"
     done
     echo "echo '== runtime-tools-tests'"
     echo "$PWD/target/release/runtime-tools-tests --runtime $PWD/target/release/coracle --jobs 2 --expect-fail $PWD/runtime-tools-tests/expected/coracle.txt || rc=1"
