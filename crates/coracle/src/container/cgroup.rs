@@ -83,12 +83,17 @@ impl Container {
         Ok(())
     }
 
-    /// Remove the cgroup directories this container created.
+    /// Remove the cgroup directories this container created. Processes left behind
+    /// by an init that is gone (no pid namespace of its own) are killed first, so
+    /// that nothing keeps the cgroup busy.
     pub(super) fn remove_cgroup(&self) -> Result<(), Error> {
-        match self.cgroup()? {
-            Some(m) => Ok(m.remove()?),
-            None => Ok(()),
+        let Some(m) = self.cgroup()? else {
+            return Ok(());
+        };
+        if m.pids().is_ok_and(|p| !p.is_empty()) {
+            m.kill_all(libc::SIGKILL)?;
         }
+        Ok(m.remove()?)
     }
 
     fn require(&self, op: &'static str, allowed: &[Status]) -> Result<Status, Error> {
