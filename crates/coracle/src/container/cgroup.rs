@@ -83,14 +83,17 @@ impl Container {
         Ok(())
     }
 
-    /// Remove the cgroup directories this container created. Processes left behind
-    /// by an init that is gone (no pid namespace of its own) are killed first, so
-    /// that nothing keeps the cgroup busy.
+    /// Remove the cgroup directories this container created. Without a pid
+    /// namespace of its own, processes the init left behind are killed first (as
+    /// runc does), so nothing keeps the cgroup busy; with one, the kernel killed them
+    /// with the init, and whatever remains belongs to a container sharing the cgroup.
     pub(super) fn remove_cgroup(&self) -> Result<(), Error> {
         let Some(m) = self.cgroup()? else {
             return Ok(());
         };
-        if m.pids().is_ok_and(|p| !p.is_empty()) {
+        let own_pid_ns = crate::namespaces::Plan::from_spec(&self.state.config)
+            .is_ok_and(|p| p.is_new(oci_spec::runtime::LinuxNamespaceType::Pid));
+        if !own_pid_ns && m.pids().is_ok_and(|p| !p.is_empty()) {
             m.kill_all(libc::SIGKILL)?;
         }
         Ok(m.remove()?)
