@@ -305,3 +305,57 @@ pub fn recv_master(sock: BorrowedFd<'_>) -> Result<(String, OwnedFd), ConsoleErr
         return Ok((name, fd));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_size_needs_both_dimensions() {
+        let p = |v: serde_json::Value| -> Process {
+            serde_json::from_value(
+                serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "consoleSize": v}),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            console_size(&p(serde_json::json!({"height": 24, "width": 80}))),
+            Some(WinSize { rows: 24, cols: 80 })
+        );
+        assert_eq!(
+            console_size(&p(serde_json::json!({"height": 0, "width": 80}))),
+            None
+        );
+        assert_eq!(
+            console_size(&p(serde_json::json!({"height": 70000, "width": 80}))),
+            None
+        );
+    }
+
+    #[test]
+    fn master_travels_to_a_console_socket_path() {
+        let dir = std::env::temp_dir().join(format!("coracle-console-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        send_to_path(&path, file.as_fd()).unwrap();
+        let (conn, _) = listener.accept().unwrap();
+        let (name, fd) = recv_master(conn.as_fd()).unwrap();
+        assert_eq!(name, MASTER_NAME);
+        let (a, b) = (
+            nix::sys::stat::fstat(&file).unwrap(),
+            nix::sys::stat::fstat(&fd).unwrap(),
+        );
+        assert_eq!((a.st_dev, a.st_ino), (b.st_dev, b.st_ino));
+        // Nothing listening: the error names the flag and the errno.
+        drop(listener);
+        std::fs::remove_file(&path).unwrap();
+        let err = send_to_path(&path, file.as_fd()).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--console-socket ") && err.contains("ENOENT"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

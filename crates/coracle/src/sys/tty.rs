@@ -98,7 +98,7 @@ mod tests {
             libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
         )
         .unwrap();
-        let st = nix::sys::stat::fstat(slave.as_raw_fd()).unwrap();
+        let st = nix::sys::stat::fstat(&slave).unwrap();
         assert_eq!(nix::sys::stat::minor(st.st_rdev) as u32, n % 256);
         let size = WinSize {
             rows: 33,
