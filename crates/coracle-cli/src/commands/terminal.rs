@@ -99,18 +99,28 @@ fn sys(op: &str, e: Errno) -> CliError {
     CliError::Msg(format!("{op}: {} ({e:?})", e.desc()))
 }
 
-/// The caller's terminal (a dup of it): the first of stdin, stdout, stderr that is one
-/// (runc's initHostConsole); none when coracle runs without a terminal.
+/// The caller's terminal (a dup of it), found as runc's initHostConsole does: the
+/// first of stderr, stdout, stdin that is one, else the controlling terminal
+/// (/dev/tty). Unlike runc, having none is not an error: the container's output is
+/// still copied, without raw mode or window sizes.
 #[derive(Debug)]
 struct HostTerminal(Option<OwnedFd>);
 
 impl HostTerminal {
     fn find() -> HostTerminal {
         let (i, o, e) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-        let found = [i.as_fd(), o.as_fd(), e.as_fd()]
+        let found = [e.as_fd(), o.as_fd(), i.as_fd()]
             .into_iter()
-            .find(|fd| nix::unistd::isatty(fd) == Ok(true));
-        HostTerminal(found.and_then(|fd| nix::unistd::dup(fd).ok()))
+            .find(|fd| nix::unistd::isatty(fd) == Ok(true))
+            .and_then(|fd| nix::unistd::dup(fd).ok());
+        HostTerminal(found.or_else(|| {
+            nix::fcntl::open(
+                "/dev/tty",
+                OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok()
+        }))
     }
 
     fn size(&self) -> Option<WinSize> {
