@@ -8,6 +8,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use crate::cgroups::{CgroupError, Manager};
+use crate::console::{self, ConsoleTarget};
 use crate::hooks::{self, HookError};
 use crate::namespaces::{NamespaceError, Plan};
 use crate::process::init::InitArgs;
@@ -87,6 +88,9 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     /// Unix socket to send the pty master to (process.terminal).
     pub console_socket: Option<PathBuf>,
+    /// An already connected socket to send the pty master to instead of
+    /// `console_socket`: how `run` without `--detach` receives the terminal it proxies.
+    pub console_stream: Option<std::sync::Arc<OwnedFd>>,
     /// chroot + MS_MOVE instead of pivot_root.
     pub no_pivot: bool,
     /// Do not create a new session keyring.
@@ -412,6 +416,22 @@ fn spawn_init(
                         .chan
                         .send(&Msg::Continue(Vec::new()), None)
                         .map_err(InitError::from)?;
+                }
+                Ok((Msg::Console, Some(master))) => {
+                    let target = match (&opts.console_stream, &opts.console_socket) {
+                        (Some(sock), _) => ConsoleTarget::Stream(sock.as_fd()),
+                        (None, Some(path)) => ConsoleTarget::Path(path),
+                        (None, None) => {
+                            return Err(Error::Unsupported(
+                                "process.terminal: no console socket for the pty master".into(),
+                            ))
+                        }
+                    };
+                    // Our copy of the master closes when this arm ends.
+                    console::deliver(target, master.as_fd()).map_err(|e| Error::Sys {
+                        op: e.op,
+                        source: e.source,
+                    })?;
                 }
                 Ok((Msg::Ready, _)) => break,
                 Ok((Msg::Error(e), _)) => return Err(InitError::Peer(Expected::Peer(e)).into()),

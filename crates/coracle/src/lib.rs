@@ -5,6 +5,7 @@
 //! over this API.
 
 pub mod cgroups;
+pub mod console;
 pub mod container;
 pub mod features;
 pub mod hooks;

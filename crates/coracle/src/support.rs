@@ -16,10 +16,8 @@ pub fn check(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
             "{field}: {what} is not supported yet"
         )))
     };
+    check_console(spec, opts)?;
     if let Some(p) = spec.process() {
-        if p.terminal() == Some(true) {
-            return no("process.terminal", "a terminal");
-        }
         if p.io_priority().is_some() {
             return no("process.ioPriority", "io priority");
         }
@@ -31,9 +29,6 @@ pub fn check(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
         }
         // Checked here, on the host's /sys, before anything exists.
         crate::security::check_labels(p).map_err(|e| Error::Unsupported(e.to_string()))?;
-    }
-    if opts.console_socket.is_some() {
-        return no("--console-socket", "a console socket");
     }
     let Some(linux) = spec.linux() else {
         return Err(Error::Unsupported(
@@ -67,6 +62,25 @@ pub fn check(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
         )),
         Some(ns) if ns.path().is_some() => no("linux.namespaces (mount with path)", "joining a mount namespace"),
         Some(_) => Ok(()),
+    }
+}
+
+/// A terminal needs somewhere to send its master, and a console socket needs a
+/// terminal: runc's checkTerminal for a runtime that detaches (create, run -d).
+fn check_console(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
+    let terminal = spec
+        .process()
+        .as_ref()
+        .is_some_and(|p| p.terminal() == Some(true));
+    let socket = opts.console_socket.is_some() || opts.console_stream.is_some();
+    match (terminal, socket) {
+        (true, false) => Err(Error::Unsupported(
+            "process.terminal: cannot allocate tty if coracle will detach without setting console socket (--console-socket)".into(),
+        )),
+        (false, true) => Err(Error::Unsupported(
+            "--console-socket: cannot use console socket if coracle will not detach or allocate tty (process.terminal is false)".into(),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -147,6 +161,33 @@ mod tests {
                 .to_string();
             assert!(err.starts_with(field), "{err}");
         }
+    }
+
+    #[test]
+    fn terminal_and_console_socket_go_together() {
+        let with = |terminal: bool| {
+            spec(serde_json::json!({"ociVersion": "1.0.2",
+                "process": {"terminal": terminal, "args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+                "linux": {"namespaces": [{"type": "mount"}]}}))
+        };
+        let socket = CreateOptions {
+            console_socket: Some("/run/x.sock".into()),
+            ..Default::default()
+        };
+        let err = check(&with(true), &CreateOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("process.terminal: cannot allocate tty"),
+            "{err}"
+        );
+        let err = check(&with(false), &socket).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--console-socket: cannot use console socket"),
+            "{err}"
+        );
+        check(&with(true), &socket).unwrap();
+        check(&with(false), &CreateOptions::default()).unwrap();
     }
 
     #[test]

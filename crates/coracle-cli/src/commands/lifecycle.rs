@@ -21,6 +21,7 @@ fn create_options(flags: &CreateFlags) -> Result<CreateOptions, CliError> {
         bundle,
         pid_file: flags.pid_file.as_deref().map(absolute).transpose()?,
         console_socket: flags.console_socket.as_deref().map(absolute).transpose()?,
+        console_stream: None,
         no_pivot: flags.no_pivot,
         no_new_keyring: flags.no_new_keyring,
         preserve_fds: flags.preserve_fds,
@@ -57,7 +58,29 @@ pub fn run(store: &Store, args: &RunArgs, log: &Logger) -> Result<i32, CliError>
         log.debug("--no-subreaper: accepted, coracle does not become a subreaper for run");
     }
     let opts = create_options(&args.flags)?;
+    if !args.detach {
+        // runc's checkTerminal: the console socket is for a runtime that detaches.
+        if opts.console_socket.is_some() {
+            return Err(CliError::Msg(
+                "--console-socket: cannot use console socket if coracle will not detach or allocate tty".into(),
+            ));
+        }
+        if wants_terminal(&opts) {
+            return super::terminal::run(store, &args.id, opts);
+        }
+    }
     Ok(coracle::run(store, &args.id, &opts, args.detach)?)
+}
+
+/// Whether the bundle's process asks for a terminal (a bundle that does not load is
+/// reported by create itself).
+fn wants_terminal(opts: &CreateOptions) -> bool {
+    coracle::spec::load(&opts.bundle).is_ok_and(|b| {
+        b.spec
+            .process()
+            .as_ref()
+            .is_some_and(|p| p.terminal() == Some(true))
+    })
 }
 
 /// `start`: release a created container's init.

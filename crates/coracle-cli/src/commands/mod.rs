@@ -5,6 +5,7 @@ mod lifecycle;
 mod list;
 pub mod output;
 mod spec;
+mod terminal;
 
 use std::path::{Path, PathBuf};
 

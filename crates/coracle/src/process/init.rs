@@ -20,7 +20,7 @@ use super::sync::{Channel, Msg};
 use super::InitError;
 use crate::namespaces::Plan;
 use crate::procfs::{write_sysctl, ProcFs};
-use crate::{hooks, rootfs, security, sys};
+use crate::{console, hooks, rootfs, security, sys};
 
 /// Everything the init needs; it lives in the parent's memory, which the clone copied.
 #[derive(Debug)]
@@ -94,6 +94,7 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
     // it at the very end, whether or not the container mounts a /proc of its own.
     let host_proc = ProcFs::open()?;
     mount_phase(args, chan, &state_json)?;
+    terminal_phase(args.spec, chan)?;
     kernel_phase(args.spec)?;
     rootfs::finalize(args.spec)?;
     let (program, env) = privilege_phase(args)?;
@@ -180,6 +181,20 @@ fn mount_phase(args: &InitArgs<'_>, chan: &Channel, state_json: &[u8]) -> Result
     Ok(())
 }
 
+/// process.terminal: once the container's root is ours and before /dev may turn
+/// read-only, a pty of the container's devpts becomes the controlling terminal, stdio
+/// and /dev/console; its master goes to the parent for --console-socket (as runc).
+fn terminal_phase(spec: &Spec, chan: &Channel) -> Result<(), InitError> {
+    let Some(process) = spec
+        .process()
+        .as_ref()
+        .filter(|p| p.terminal() == Some(true))
+    else {
+        return Ok(());
+    };
+    console::setup_and_send(chan, console::console_size(process), true)
+}
+
 /// Hostname, domainname and sysctls: written once the container's /proc is its own.
 fn kernel_phase(spec: &Spec) -> Result<(), InitError> {
     if let Some(name) = spec.hostname() {
@@ -215,6 +230,8 @@ fn privilege_phase(args: &InitArgs<'_>) -> Result<(CString, Vec<String>), InitEr
     let caps = process.capabilities().as_ref();
     // The bounding set needs CAP_SETPCAP, which the uid switch may take away.
     security::drop_bounding_set(caps)?;
+    // While still root: the process user gets its stdio (pipes, the pty slave).
+    console::stdio::fix_ownership(process.user().uid())?;
     security::switch_user(process.user())?;
     // After the switch, so that the cwd is checked with the process's own permissions.
     chdir(process.cwd()).map_err(InitError::path("chdir to cwd", process.cwd()))?;

@@ -29,6 +29,9 @@ pub enum Msg {
     Ready,
     /// any → parent: setup failed with this message.
     Error(String),
+    /// init/exec → parent: the pty master of process.terminal travels with this
+    /// (SCM_RIGHTS), for `--console-socket`.
+    Console,
 }
 
 impl Msg {
@@ -40,6 +43,7 @@ impl Msg {
             Msg::RunHooks => (4, &[]),
             Msg::Ready => (5, &[]),
             Msg::Error(s) => (6, s.as_bytes()),
+            Msg::Console => (10, &[]),
         };
         [&[tag][..], body].concat()
     }
@@ -55,6 +59,7 @@ impl Msg {
             4 => Msg::RunHooks,
             5 => Msg::Ready,
             6 => Msg::Error(String::from_utf8_lossy(body).into_owned()),
+            10 => Msg::Console,
             _ => return Err(SyncError::Malformed(tag)),
         })
     }
@@ -207,6 +212,7 @@ mod tests {
             Msg::RunHooks,
             Msg::Ready,
             Msg::Error("mount proc on /proc: EPERM".into()),
+            Msg::Console,
         ] {
             assert_eq!(Msg::decode(&m.encode()).unwrap(), m);
         }

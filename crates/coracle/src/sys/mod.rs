@@ -10,3 +10,4 @@ pub mod pidfd;
 pub mod process;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod tty;
