@@ -121,7 +121,6 @@ fn usage_error_is_logged_to_the_json_log() {
 #[test]
 fn stubs_say_not_implemented() {
     for cmd in [
-        "exec",
         "ps",
         "pause",
         "resume",

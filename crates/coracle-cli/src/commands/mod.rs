@@ -1,5 +1,6 @@
 //! The subcommands: argument checks, library calls, runc-style output.
 
+mod exec;
 mod lifecycle;
 mod list;
 pub mod output;
@@ -105,6 +106,7 @@ pub fn dispatch(cli: &Cli, cmd: &Command, log: &Logger) -> Result<i32, CliError>
         Command::Kill(a) => lifecycle::kill(&store, a),
         Command::Delete(a) => lifecycle::delete(&store, a, log),
         Command::List(a) => list::list(&store, a),
+        Command::Exec(a) => exec::exec(&store, a, log),
         _ => unreachable!("stubs and spec are handled above"),
     }
 }
@@ -112,8 +114,7 @@ pub fn dispatch(cli: &Cli, cmd: &Command, log: &Logger) -> Result<i32, CliError>
 /// The name of a subcommand that is only a stub, if `cmd` is one.
 fn stub_name(cmd: &Command) -> Option<&'static str> {
     match cmd {
-        Command::Exec(_)
-        | Command::Ps(_)
+        Command::Ps(_)
         | Command::Pause(_)
         | Command::Resume(_)
         | Command::Events(_)

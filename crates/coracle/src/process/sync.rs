@@ -29,6 +29,9 @@ pub enum Msg {
     Ready,
     /// any → parent: setup failed with this message.
     Error(String),
+    /// exec'd process → parent: set up, execve comes next (EOF after this means it
+    /// succeeded; an `Error` after this is the execve failure).
+    Execing,
 }
 
 impl Msg {
@@ -40,6 +43,9 @@ impl Msg {
             Msg::RunHooks => (4, &[]),
             Msg::Ready => (5, &[]),
             Msg::Error(s) => (6, s.as_bytes()),
+            // Far from the others, so variants added meanwhile on other branches
+            // cannot take the same tag.
+            Msg::Execing => (16, &[]),
         };
         [&[tag][..], body].concat()
     }
@@ -55,6 +61,7 @@ impl Msg {
             4 => Msg::RunHooks,
             5 => Msg::Ready,
             6 => Msg::Error(String::from_utf8_lossy(body).into_owned()),
+            16 => Msg::Execing,
             _ => return Err(SyncError::Malformed(tag)),
         })
     }
@@ -207,6 +214,7 @@ mod tests {
             Msg::RunHooks,
             Msg::Ready,
             Msg::Error("mount proc on /proc: EPERM".into()),
+            Msg::Execing,
         ] {
             assert_eq!(Msg::decode(&m.encode()).unwrap(), m);
         }
