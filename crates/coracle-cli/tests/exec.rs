@@ -586,7 +586,7 @@ fn exec_forwards_signals_and_reports_death_by_signal() {
             let Ok(s) = std::fs::read_to_string(format!("/proc/{cli}/status")) else {
                 return false;
             };
-            let has_sleep = processes_with("sleep\04444")
+            let has_sleep = processes_with("sleep\u{0}4444")
                 .iter()
                 .any(|&p| p != cli as i32);
             let term = 1u64 << (libc::SIGTERM - 1);
