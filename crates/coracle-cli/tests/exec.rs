@@ -637,3 +637,76 @@ fn exec_features_not_supported_yet_fail_clearly() {
     assert_eq!(code, 255);
     assert!(err.contains("executable file not found in $PATH"), "{err}");
 }
+
+#[test]
+fn exec_into_a_container_sharing_the_host_pid_namespace() {
+    both(|rt| {
+        let mut b = sleeper();
+        b.edit(|c| {
+            c["linux"]["namespaces"] =
+                json!([{"type": "mount"}, {"type": "uts"}, {"type": "ipc"}, {"type": "network"}]);
+        });
+        let id = rt.start(&b);
+        let out = rt.exec_ok(
+            &[],
+            &id,
+            &[
+                "sh",
+                "-c",
+                "readlink /proc/self/ns/pid; readlink /proc/self/ns/net; hostname",
+            ],
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        let host_pid_ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+        let init_net = std::fs::read_link(format!("/proc/{}/ns/net", rt.init_pid(&id))).unwrap();
+        assert_eq!(
+            lines,
+            [
+                host_pid_ns.to_str().unwrap(),
+                init_net.to_str().unwrap(),
+                "coracle-test"
+            ],
+            "{}",
+            rt.bin
+        );
+    });
+}
+
+/// runc 1.1 has no time namespaces: coracle only.
+#[test]
+fn exec_joins_the_time_namespace() {
+    if !Path::new("/proc/self/ns/time").exists() {
+        eprintln!("skipped: kernel without time namespaces");
+        return;
+    }
+    let rt = Rt::coracle();
+    let mut b = sleeper();
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time"}));
+        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400000, "nanosecs": 0}});
+    });
+    let id = rt.start(&b);
+    let out = rt.exec_ok(
+        &[],
+        &id,
+        &["sh", "-c", "readlink /proc/self/ns/time; cat /proc/uptime"],
+    );
+    let mut lines = out.lines();
+    let init_time = std::fs::read_link(format!("/proc/{}/ns/time", rt.init_pid(&id))).unwrap();
+    assert_eq!(lines.next(), init_time.to_str());
+    let up: f64 = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        up > 86_400_000.0,
+        "uptime {up} lacks the container's boottime offset"
+    );
+}

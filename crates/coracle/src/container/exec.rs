@@ -3,7 +3,6 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
@@ -13,7 +12,7 @@ use crate::process::exec::{self as spawn_exec, ExecArgs};
 use crate::state::{Status, Store};
 
 /// Options of `exec`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
     /// The process to run, complete: callers that take the container's process as
     /// a base (runc's command line does) merge before calling.
@@ -49,16 +48,6 @@ impl ExecProcess {
 
     /// Leave it running on its own; it is reaped by whoever inherits it.
     pub fn detach(self) {}
-
-    /// Whether it has exited (without reaping it).
-    pub fn has_exited(&self) -> Result<bool, Error> {
-        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-        match waitid(Id::PIDFd(self.pidfd.as_fd()), flags) {
-            Ok(WaitStatus::StillAlive) => Ok(false),
-            Ok(_) => Ok(true),
-            Err(e) => Err(sys_err("waitid exec'd process")(e)),
-        }
-    }
 }
 
 impl Container {

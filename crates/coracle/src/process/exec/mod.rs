@@ -229,7 +229,13 @@ fn clone_in_pid_namespace(
     let cloned = clone_child(args, rest, parent, child);
     // Our own active pid namespace is always allowed back; failing that, every later
     // child of this process would land in the container.
-    setns(own.as_fd(), pid_ns).map_err(InitError::sys("setns back to our pid namespace"))?;
+    if let Err(e) = setns(own.as_fd(), pid_ns) {
+        if let Ok((pid, pidfd)) = &cloned {
+            let _ = pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            let _ = waitpid(*pid, None);
+        }
+        return Err(InitError::sys("setns back to our pid namespace")(e));
+    }
     cloned
 }
 
