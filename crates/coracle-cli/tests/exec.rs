@@ -593,7 +593,16 @@ fn exec_forwards_signals_and_reports_death_by_signal() {
             let mask = |f| u64::from_str_radix(&status_field(&s, f), 16).unwrap();
             has_sleep && (mask("SigBlk") & term != 0 || mask("SigCgt") & term != 0)
         });
-        std::thread::sleep(Duration::from_millis(100));
+        // The waiting exec holds no lock on the container: other commands still work.
+        let mut state = rt
+            .command(&["state", &id])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for("state while an exec waits", || {
+            state.try_wait().unwrap().is_some()
+        });
+        assert!(state.wait().unwrap().success());
         let kill = Command::new("kill")
             .args(["-TERM", &cli.to_string()])
             .status()
@@ -709,4 +718,31 @@ fn exec_joins_the_time_namespace() {
         up > 86_400_000.0,
         "uptime {up} lacks the container's boottime offset"
     );
+}
+
+#[test]
+fn exec_lands_in_the_rootfs_of_a_no_pivot_container() {
+    both(|rt| {
+        let b = sleeper();
+        std::fs::write(b.rootfs().join("marker"), "no-pivot").unwrap();
+        let id = unique("nopivot");
+        let out = rt.cmd(&[
+            "run",
+            "-d",
+            "--no-pivot",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &id,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = rt.exec_ok(&[], &id, &["sh", "-c", "cat /marker; echo; ls /"]);
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some("no-pivot"), "{}", rt.bin);
+        let root: Vec<&str> = lines.collect();
+        assert!(
+            !root.contains(&"usr"),
+            "{}: host root visible: {root:?}",
+            rt.bin
+        );
+    });
 }
