@@ -9,7 +9,7 @@ use oci_spec::runtime::Process;
 use super::{io_errno, sys_err, Container, Error};
 use crate::members;
 use crate::process::exec::{self as spawn_exec, ExecArgs};
-use crate::state::{Status, Store};
+use crate::state::Status;
 
 /// Options of `exec`.
 #[derive(Debug, Clone, Default)]
@@ -162,19 +162,4 @@ impl Container {
         }
         Ok(())
     }
-}
-
-/// `exec` as the command line runs it: load the container, start the process, let go
-/// of the container's lock, and unless `detach` wait for the process and return its
-/// exit code (128+N when killed by signal N). With `detach` returns 0 at once.
-pub fn exec(store: &Store, id: &str, opts: &ExecOptions, detach: bool) -> Result<i32, Error> {
-    let c = Container::load(store, id)?;
-    let process = c.exec(opts)?;
-    // Wait without the lock, so state, kill and delete keep working meanwhile.
-    drop(c);
-    if detach {
-        process.detach();
-        return Ok(0);
-    }
-    process.wait()
 }
