@@ -120,7 +120,7 @@ fn usage_error_is_logged_to_the_json_log() {
 
 #[test]
 fn stubs_say_not_implemented() {
-    for cmd in ["exec", "checkpoint", "restore"] {
+    for cmd in ["checkpoint", "restore"] {
         let o = coracle(&[cmd, "--some-flag", "id"]);
         assert_eq!(o.status.code(), Some(1), "{cmd}");
         let e = stderr(&o);

@@ -1,5 +1,7 @@
 //! The public lifecycle API: create, start, state, kill, delete, run.
 
+pub mod exec;
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 

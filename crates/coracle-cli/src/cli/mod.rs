@@ -101,8 +101,8 @@ pub enum Command {
     List(ListArgs),
     /// Create a new specification file.
     Spec(SpecArgs),
-    /// Execute new process inside the container (not implemented yet).
-    Exec(StubArgs),
+    /// Execute new process inside the container.
+    Exec(Box<ExecArgs>),
     /// Ps displays the processes running inside a container.
     Ps(PsArgs),
     /// Pause suspends all processes inside the container.
@@ -267,6 +267,102 @@ pub struct SpecArgs {
     pub rootless: bool,
 }
 
+/// `exec [flags] <container-id> [command...]`, or `exec -p process.json <container-id>`.
+///
+/// As in runc, everything after the container id is the command, verbatim (flags
+/// included): [`normalize_args`] puts a `--` after the id.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Path to an AF_UNIX socket which will receive a file descriptor referencing the
+    /// master end of the console's pseudoterminal.
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Path to an AF_UNIX socket which will receive the process's pidfd (not supported yet).
+    #[arg(long = "pidfd-socket", value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+    /// Current working directory in the container.
+    #[arg(long, value_name = "PATH")]
+    pub cwd: Option<String>,
+    /// Set environment variables (NAME=VALUE); can be given more than once.
+    #[arg(short, long, value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// UID (format: <uid>[:<gid>]).
+    #[arg(short, long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Additional gids; can be given more than once.
+    #[arg(
+        short = 'g',
+        long = "additional-gids",
+        value_name = "GID",
+        allow_negative_numbers = true
+    )]
+    pub additional_gids: Vec<i64>,
+    /// Path to the process.json.
+    #[arg(short, long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Detach from the container's process.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Specify the file to write the process id to.
+    #[arg(long = "pid-file", value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+    /// Set the asm process label for the process commonly used with selinux.
+    #[arg(long = "process-label", value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// Set the apparmor profile for the process.
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// Set the no new privileges value for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability to the bounding set for the process; can be given more than once.
+    #[arg(short, long, value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Pass N additional file descriptors to the container (stdio + N in total).
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Run the process in an (existing) sub-cgroup (not supported yet).
+    #[arg(long, value_name = "[CONTROLLER:]CGROUP")]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container.
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// The container id.
+    #[arg(value_name = "container-id")]
+    pub id: String,
+    /// The command and its arguments (none with --process).
+    #[arg(value_name = "command", trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub command: Vec<String>,
+}
+
+/// `exec` flags that take a value (a separate word unless written `--flag=value`).
+const EXEC_VALUE_FLAGS: &[&str] = &[
+    "console-socket",
+    "pidfd-socket",
+    "cwd",
+    "env",
+    "e",
+    "user",
+    "u",
+    "additional-gids",
+    "g",
+    "process",
+    "p",
+    "pid-file",
+    "process-label",
+    "apparmor",
+    "cap",
+    "c",
+    "preserve-fds",
+    "cgroup",
+];
+
+/// Global flags that take a value.
+const GLOBAL_VALUE_FLAGS: &[&str] = &["log", "log-format", "root", "criu", "rootless"];
+
 /// Anything at all: the subcommand is not implemented yet, so its flags are not checked.
 #[derive(Debug, Args)]
 pub struct StubArgs {
@@ -318,21 +414,43 @@ const LONG_FLAGS: &[&str] = &[
     "pids-limit",
     "cpu-idle",
     "cpu-burst",
+    "cwd",
+    "env",
+    "tty",
+    "user",
+    "additional-gids",
+    "process",
+    "process-label",
+    "apparmor",
+    "no-new-privs",
+    "cap",
+    "cgroup",
+    "ignore-paused",
 ];
 
 /// Rewrite single-dash long flags (`-root`, `-pid-file=x`) to their double-dash
 /// form, as urfave/cli accepts both. Stops at `--`; the program name is kept.
+///
+/// For `exec`, everything after the container id is the command, verbatim, as in
+/// runc: a `--` is put after the id and nothing after it is rewritten.
 pub fn normalize_args<I, T>(args: I) -> Vec<OsString>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let exec_id = exec_id_position(&args);
     let mut out = Vec::new();
     let mut done = false;
     for (i, arg) in args.into_iter().enumerate() {
-        let arg: OsString = arg.into();
         if i == 0 || done {
             out.push(arg);
+            continue;
+        }
+        if Some(i) == exec_id {
+            out.push(arg);
+            out.push("--".into());
+            done = true;
             continue;
         }
         if arg == "--" {
@@ -353,6 +471,38 @@ where
         out.push(rewritten.unwrap_or(arg));
     }
     out
+}
+
+/// Where the container id of an `exec` command line is: the first word after `exec`
+/// that is neither a flag nor a flag's value.
+fn exec_id_position(args: &[OsString]) -> Option<usize> {
+    let words: Vec<Option<&str>> = args.iter().map(|a| a.to_str()).collect();
+    let mut i = 1;
+    let mut value_flags = GLOBAL_VALUE_FLAGS;
+    let mut in_exec = false;
+    while i < words.len() {
+        let w = words[i]?;
+        if w == "--" {
+            // `exec -- ID`: the id follows; before `exec`, there is no subcommand.
+            return in_exec.then_some(i + 1).filter(|&n| n < words.len());
+        }
+        match w.strip_prefix('-') {
+            Some(flag) if !flag.is_empty() => {
+                let name = flag.trim_start_matches('-');
+                if !name.contains('=') && value_flags.contains(&name) {
+                    i += 1;
+                }
+            }
+            _ if in_exec => return Some(i),
+            _ if w == "exec" => {
+                in_exec = true;
+                value_flags = EXEC_VALUE_FLAGS;
+            }
+            _ => return None,
+        }
+        i += 1;
+    }
+    None
 }
 
 #[cfg(test)]

@@ -271,14 +271,101 @@ fn normalize_leaves_others_alone() {
 fn version_and_stub_args() {
     assert!(parse(&["-v"]).version);
     assert!(parse(&["--version"]).version);
-    let cli = parse(&["exec", "-t", "--cwd", "/", "id", "sh", "-c", "x"]);
-    let Some(Command::Exec(s)) = cli.command else {
-        panic!("not exec")
-    };
-    assert_eq!(s.rest.len(), 7);
     assert!(matches!(
         parse(&["features"]).command,
         Some(Command::Features(_))
     ));
     assert!(fails(&["nosuchcmd"]));
+}
+
+fn exec_args(args: &[&str]) -> ExecArgs {
+    match parse(args).command {
+        Some(Command::Exec(e)) => *e,
+        c => panic!("not exec: {c:?}"),
+    }
+}
+
+#[test]
+fn exec_takes_everything_after_the_id_as_the_command() {
+    let e = exec_args(&["exec", "-t", "--cwd", "/", "id", "sh", "-c", "x"]);
+    assert!(e.tty);
+    assert_eq!(e.cwd.as_deref(), Some("/"));
+    assert_eq!(e.id, "id");
+    assert_eq!(e.command, ["sh", "-c", "x"]);
+    // As runc: flags after the id belong to the command, `--` included.
+    let e = exec_args(&["exec", "ct", "-e", "X=1", "env"]);
+    assert!(e.env.is_empty());
+    assert_eq!(e.command, ["-e", "X=1", "env"]);
+    let e = exec_args(&["exec", "ct", "--", "echo"]);
+    assert_eq!(e.command, ["--", "echo"]);
+    let e = exec_args(&["exec", "ct", "find", "/", "-user", "root"]);
+    assert_eq!(e.command, ["find", "/", "-user", "root"]);
+}
+
+#[test]
+fn exec_flags_as_runc_spells_them() {
+    let e = exec_args(&[
+        "--root",
+        "/r",
+        "exec",
+        "-e",
+        "A=1",
+        "--env=B=2",
+        "-u",
+        "1000:1000",
+        "-g",
+        "10",
+        "--additional-gids",
+        "20",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        "-c",
+        "CAP_KILL",
+        "--no-new-privs",
+        "-d",
+        "--pid-file",
+        "/p",
+        "--preserve-fds",
+        "2",
+        "--ignore-paused",
+        "-cwd",
+        "/tmp",
+        "--apparmor",
+        "prof",
+        "--process-label",
+        "lbl",
+        "ct",
+    ]);
+    assert_eq!(e.env, ["A=1", "B=2"]);
+    assert_eq!(e.user.as_deref(), Some("1000:1000"));
+    assert_eq!(e.additional_gids, [10, 20]);
+    assert_eq!(e.cap, ["CAP_SYS_ADMIN", "CAP_KILL"]);
+    assert!(e.no_new_privs && e.detach && e.ignore_paused && !e.tty);
+    assert_eq!(e.pid_file.as_deref(), Some(std::path::Path::new("/p")));
+    assert_eq!(e.preserve_fds, 2);
+    assert_eq!(e.cwd.as_deref(), Some("/tmp"));
+    assert_eq!(e.apparmor.as_deref(), Some("prof"));
+    assert_eq!(e.process_label.as_deref(), Some("lbl"));
+    assert_eq!(e.id, "ct");
+    assert!(e.command.is_empty());
+    // containerd's and conmon's form.
+    let e = exec_args(&[
+        "--root",
+        "/r",
+        "--log",
+        "/l",
+        "--log-format",
+        "json",
+        "exec",
+        "--process",
+        "/p.json",
+        "--detach",
+        "--pid-file",
+        "/pid",
+        "ct",
+    ]);
+    assert_eq!(e.process.as_deref(), Some(std::path::Path::new("/p.json")));
+    assert!(e.detach);
+    assert_eq!(e.id, "ct");
+    assert!(fails(&["exec"]));
 }

@@ -1,6 +1,7 @@
 //! The subcommands: argument checks, library calls, runc-style output.
 
 mod cgroup;
+mod exec;
 mod lifecycle;
 mod list;
 pub mod output;
@@ -115,6 +116,7 @@ pub fn dispatch(cli: &Cli, cmd: &Command, log: &Logger) -> Result<i32, CliError>
         Command::Ps(a) => cgroup::ps(&store, a),
         Command::Events(a) => cgroup::events(&store, a),
         Command::Update(a) => cgroup::update(&store, a),
+        Command::Exec(a) => exec::exec(&store, a, log),
         _ => unreachable!("stubs and spec are handled above"),
     }
 }
@@ -139,7 +141,7 @@ fn features() -> Result<i32, CliError> {
 /// The name of a subcommand that is only a stub, if `cmd` is one.
 fn stub_name(cmd: &Command) -> Option<&'static str> {
     match cmd {
-        Command::Exec(_) | Command::Checkpoint(_) | Command::Restore(_) => Some(cmd.name()),
+        Command::Checkpoint(_) | Command::Restore(_) => Some(cmd.name()),
         _ => None,
     }
 }

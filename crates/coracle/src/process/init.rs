@@ -132,7 +132,7 @@ fn start_phase(
 
 /// A session keyring of the container's own, so keys of the caller's session never
 /// reach it (as runc: `_ses.<id>`, all permissions for possessor and user).
-fn new_session_keyring(id: &str) -> Result<(), InitError> {
+pub(crate) fn new_session_keyring(id: &str) -> Result<(), InitError> {
     let name = CString::new(format!("_ses.{id}"))
         .map_err(|_| InitError::Config("container id: NUL byte"))?;
     match sys::process::join_session_keyring(&name) {
@@ -252,7 +252,7 @@ fn privilege_phase(args: &InitArgs<'_>) -> Result<(CString, Vec<String>), InitEr
 
 /// The environment with HOME set as runc sets it when the spec does not: the user's
 /// home from the container's /etc/passwd, else `/`.
-fn with_home(env: &[String], uid: u32) -> Vec<String> {
+pub(crate) fn with_home(env: &[String], uid: u32) -> Vec<String> {
     let mut env = env.to_vec();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
@@ -272,7 +272,7 @@ fn home_of(passwd: &str, uid: u32) -> Option<&str> {
 
 /// Resolve args[0] against the container's PATH, as execvp would, so a missing
 /// program fails `create` rather than `start`.
-fn find_program(argv0: &str, env: &[String]) -> Result<CString, InitError> {
+pub(crate) fn find_program(argv0: &str, env: &[String]) -> Result<CString, InitError> {
     let candidates: Vec<PathBuf> = if argv0.contains('/') {
         vec![PathBuf::from(argv0)]
     } else {

@@ -1,5 +1,6 @@
 //! Spawning the container init: clone3, the parent<->init sync protocol, the init sequence.
 
+pub mod exec;
 pub mod init;
 pub mod spawn;
 pub mod sync;

@@ -32,6 +32,9 @@ pub enum Msg {
     /// init/exec → parent: the pty master of process.terminal travels with this
     /// (SCM_RIGHTS), for `--console-socket`.
     Console,
+    /// exec'd process → parent: set up, execve comes next (EOF after this means it
+    /// succeeded; an `Error` after this is the execve failure).
+    Execing,
 }
 
 impl Msg {
@@ -44,6 +47,9 @@ impl Msg {
             Msg::Ready => (5, &[]),
             Msg::Error(s) => (6, s.as_bytes()),
             Msg::Console => (10, &[]),
+            // Far from the others, so variants added meanwhile on other branches
+            // cannot take the same tag.
+            Msg::Execing => (16, &[]),
         };
         [&[tag][..], body].concat()
     }
@@ -60,6 +66,7 @@ impl Msg {
             5 => Msg::Ready,
             6 => Msg::Error(String::from_utf8_lossy(body).into_owned()),
             10 => Msg::Console,
+            16 => Msg::Execing,
             _ => return Err(SyncError::Malformed(tag)),
         })
     }
@@ -213,6 +220,7 @@ mod tests {
             Msg::Ready,
             Msg::Error("mount proc on /proc: EPERM".into()),
             Msg::Console,
+            Msg::Execing,
         ] {
             assert_eq!(Msg::decode(&m.encode()).unwrap(), m);
         }

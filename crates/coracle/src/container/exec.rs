@@ -1,0 +1,165 @@
+//! `exec`: another process in a running (or created) container.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::unistd::Pid;
+use oci_spec::runtime::Process;
+
+use super::{io_errno, sys_err, Container, Error};
+use crate::members;
+use crate::process::exec::{self as spawn_exec, ExecArgs};
+use crate::state::Status;
+
+/// Options of `exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// The process to run, complete: callers that take the container's process as
+    /// a base (runc's command line does) merge before calling.
+    pub process: Process,
+    /// Where to write the new process's host pid (absolute, or relative to our cwd).
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket to send the pty master to (`process.terminal`).
+    pub console_socket: Option<PathBuf>,
+    /// Pass fds 3..3+N to the process.
+    pub preserve_fds: u32,
+    /// Exec into a paused container too (the process starts frozen).
+    pub ignore_paused: bool,
+}
+
+/// A process started by [`Container::exec`]; it is our child until waited for.
+#[derive(Debug)]
+pub struct ExecProcess {
+    pid: Pid,
+    pidfd: OwnedFd,
+}
+
+impl ExecProcess {
+    /// Its host pid.
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// Wait for it, forwarding the signals runc forwards; returns its exit code
+    /// (128+N when killed by signal N).
+    pub fn wait(self) -> Result<i32, Error> {
+        members::wait_forwarding(&self.pidfd).map_err(sys_err("wait for exec'd process"))
+    }
+
+    /// Leave it running on its own; it is reaped by whoever inherits it.
+    pub fn detach(self) {}
+}
+
+impl Container {
+    /// Start `opts.process` inside the container: it joins every namespace of the
+    /// init, gets the process's rlimits, user, capabilities, no_new_privs, labels and
+    /// cwd, and only fds 0-2 plus `preserve_fds`. Returns once its execve succeeded;
+    /// a failure before that (a missing program, a bad cwd) is the error.
+    ///
+    /// Allowed while the container is created or running (as runc); refused when it is
+    /// stopped, or paused unless `ignore_paused`.
+    pub fn exec(&self, opts: &ExecOptions) -> Result<ExecProcess, Error> {
+        let status = self.status();
+        let paused = self.is_paused();
+        if !matches!(status, Status::Created | Status::Running | Status::Paused)
+            || (paused && !opts.ignore_paused)
+        {
+            return Err(Error::BadStatus {
+                op: "exec in",
+                id: self.id().into(),
+                status: if paused { Status::Paused } else { status },
+            });
+        }
+        self.check_exec_support(opts)?;
+        spawn_exec::validate(&opts.process)?;
+        crate::security::check_labels(&opts.process)
+            .map_err(|e| Error::Unsupported(e.to_string()))?;
+
+        // Pinned and verified first: everything below goes through this very init.
+        let init = self.pidfd()?;
+        let cgroup = self.exec_cgroup()?;
+        let env = spawn_exec::dedup_env(opts.process.env().as_deref().unwrap_or_default());
+        let args = ExecArgs {
+            process: &opts.process,
+            env: &env,
+            init: init.as_fd(),
+            init_pid: self.state.pid,
+            id: self.id(),
+            preserve_fds: opts.preserve_fds,
+            close_in_child: &[self.dir.lock_fd()],
+            cgroup: cgroup.as_ref().map(|fd| fd.as_fd()),
+        };
+        // HOOK(cgroups, v1): join every hierarchy here (`Manager::apply(pid)`), before
+        // the process may run; on v2 `exec_cgroup` makes clone3 place it at birth.
+        let spawned = spawn_exec::spawn(&args, |_pid| Ok(()))?;
+        let process = ExecProcess {
+            pid: spawned.pid,
+            pidfd: spawned.pidfd,
+        };
+        if let Some(p) = &opts.pid_file {
+            if let Err(e) = crate::support::write_pid_file(p, process.pid()) {
+                let _ = crate::sys::pidfd::pidfd_send_signal(process.pidfd.as_fd(), libc::SIGKILL);
+                let _ = nix::sys::wait::waitpid(process.pid, None);
+                return Err(sys_err(format!("write pid file {}", p.display()))(
+                    io_errno(&e),
+                ));
+            }
+        }
+        Ok(process)
+    }
+
+    /// Whether the container is paused (its cgroup frozen).
+    ///
+    /// HOOK(cgroups): derived from `status()` today, which cannot see a freezer yet;
+    /// the lead answers it from the cgroup manager (`Manager::is_frozen`).
+    pub fn is_paused(&self) -> bool {
+        self.status() == Status::Paused
+    }
+
+    /// The cgroup v2 directory fd the exec'd process is cloned into.
+    ///
+    /// HOOK(cgroups): `None` today, and that is exact: `create` refuses
+    /// `linux.cgroupsPath` and `linux.resources`, so a container has no cgroup of its
+    /// own and its init stays in its creator's. Once containers get one, this returns
+    /// `Manager::from_paths(..).clone_fd()` (v2; v1 joins in the `place` step).
+    fn exec_cgroup(&self) -> Result<Option<OwnedFd>, Error> {
+        Ok(None)
+    }
+
+    /// Refuse what exec cannot honour yet, naming the option or field (fail closed).
+    fn check_exec_support(&self, opts: &ExecOptions) -> Result<(), Error> {
+        let no = |field: &str, what: &str| {
+            Err(Error::Unsupported(format!(
+                "{field}: {what} is not supported yet"
+            )))
+        };
+        // HOOK(console): a pty for the exec'd process, its master sent to the socket.
+        if opts.console_socket.is_some() {
+            return no("--console-socket", "a console socket for exec");
+        }
+        let p = &opts.process;
+        if p.terminal() == Some(true) {
+            return no("process.terminal", "a terminal for exec");
+        }
+        if p.io_priority().is_some() {
+            return no("process.ioPriority", "io priority");
+        }
+        if p.scheduler().is_some() {
+            return no("process.scheduler", "scheduler policy");
+        }
+        if p.exec_cpu_affinity().is_some() {
+            return no("process.execCPUAffinity", "exec cpu affinity");
+        }
+        // HOOK(seccomp): the exec'd process must get the container's filter; until
+        // the loader is wired into `process::exec::child`, such containers are refused
+        // rather than given an unfiltered process.
+        let linux = self.state.config.linux().as_ref();
+        if linux.is_some_and(|l| l.seccomp().is_some()) {
+            return no(
+                "linux.seccomp",
+                "exec into a container with a seccomp filter",
+            );
+        }
+        Ok(())
+    }
+}
