@@ -291,7 +291,6 @@ mod tests {
             .as_ref()
             .unwrap()
             .memory()
-            .clone()
             .unwrap();
         assert_eq!(mem.limit(), Some(200));
         assert_eq!(mem.reservation(), Some(50), "untouched fields stay");
