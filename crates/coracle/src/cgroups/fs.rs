@@ -27,7 +27,10 @@ pub(crate) fn open_dir(dir: &Path) -> Result<OwnedFd, CgroupError> {
 /// Write `value` to an existing file (never O_CREAT) in one write(2): the kernel
 /// parses each write separately.
 pub(crate) fn write_file(path: &Path, value: &str) -> Result<(), Errno> {
-    let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| io_errno(&e))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| io_errno(&e))?;
     loop {
         match file.write(value.as_bytes()) {
             Ok(_) => return Ok(()),
@@ -72,7 +75,10 @@ pub(crate) fn parse_u64(path: &Path, text: &str) -> Result<u64, CgroupError> {
     if t == "max" {
         return Ok(u64::MAX);
     }
-    t.parse().map_err(|_| CgroupError::Parse { path: path.into(), reason: format!("not a number: {t:?}") })
+    t.parse().map_err(|_| CgroupError::Parse {
+        path: path.into(),
+        reason: format!("not a number: {t:?}"),
+    })
 }
 
 /// Read a file holding one unsigned number.
@@ -91,7 +97,10 @@ pub(crate) fn key_values(path: &Path, text: &str) -> Result<Vec<(String, u64)>, 
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let mut it = line.split_whitespace();
         let (Some(k), Some(v)) = (it.next(), it.next()) else {
-            return Err(CgroupError::Parse { path: path.into(), reason: format!("bad line {line:?}") });
+            return Err(CgroupError::Parse {
+                path: path.into(),
+                reason: format!("bad line {line:?}"),
+            });
         };
         out.push((k.to_string(), parse_u64(path, v)?));
     }
@@ -101,7 +110,10 @@ pub(crate) fn key_values(path: &Path, text: &str) -> Result<Vec<(String, u64)>, 
 /// The value of `key` in a `key value` file.
 pub(crate) fn read_key(path: &Path, key: &str) -> Result<Option<u64>, CgroupError> {
     let text = read(path)?;
-    Ok(key_values(path, &text)?.into_iter().find(|(k, _)| k == key).map(|(_, v)| v))
+    Ok(key_values(path, &text)?
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v))
 }
 
 /// Write a pid to cgroup.procs, retrying EINVAL a few times as runc does (a task

@@ -116,11 +116,18 @@ impl CgroupError {
     }
 
     pub(crate) fn sys(op: &'static str, path: impl Into<PathBuf>, source: Errno) -> Self {
-        CgroupError::Sys { op, path: path.into(), source }
+        CgroupError::Sys {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn resource(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        CgroupError::Resource { field: field.into(), reason: reason.into() }
+        CgroupError::Resource {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -155,7 +162,11 @@ impl Manager {
         let mounts = mounts::Mounts::read()?;
         let own = mounts::own_cgroups(Path::new("/proc/self/cgroup"))?;
         let paths = paths::resolve(&mounts, &own, cgroups_path, default_name)?;
-        Ok(Manager { mode: mounts.mode(), paths, created: Mutex::new(Vec::new()) })
+        Ok(Manager {
+            mode: mounts.mode(),
+            paths,
+            created: Mutex::new(Vec::new()),
+        })
     }
 
     /// A manager over paths resolved earlier (from state.json).
@@ -165,7 +176,9 @@ impl Manager {
             None => detect()?,
         };
         if mode == Mode::Unified && !paths.paths.contains_key("") {
-            return Err(CgroupError::Layout("cgroup v2 paths without the \"\" key".into()));
+            return Err(CgroupError::Layout(
+                "cgroup v2 paths without the \"\" key".into(),
+            ));
         }
         if paths.paths.values().any(|p| !p.is_absolute()) {
             return Err(CgroupError::Layout("cgroup paths must be absolute".into()));
@@ -182,7 +195,11 @@ impl Manager {
         CgroupPaths {
             paths: self.paths.clone(),
             mode: Some(self.mode),
-            created: self.created.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            created: self
+                .created
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 
@@ -193,7 +210,10 @@ impl Manager {
 
     fn v2_dir(&self) -> &Path {
         // `from_paths` and `new` guarantee the key in unified mode.
-        self.paths.get("").map(PathBuf::as_path).unwrap_or(Path::new("/sys/fs/cgroup"))
+        self.paths
+            .get("")
+            .map(PathBuf::as_path)
+            .unwrap_or(Path::new("/sys/fs/cgroup"))
     }
 
     /// mkdir -p every directory (v1: every mounted controller hierarchy; cpuset
@@ -282,7 +302,9 @@ impl Manager {
         self.paths
             .get("freezer")
             .map(PathBuf::as_path)
-            .ok_or_else(|| CgroupError::Layout("the freezer cgroup controller is not mounted".into()))
+            .ok_or_else(|| {
+                CgroupError::Layout("the freezer cgroup controller is not mounted".into())
+            })
     }
 
     /// The directory whose tree lists the cgroup's processes.
@@ -290,12 +312,23 @@ impl Manager {
         if self.mode == Mode::Unified {
             return self.v2_dir();
         }
-        for key in ["pids", "memory", "freezer", "devices", "cpu", "name=systemd"] {
+        for key in [
+            "pids",
+            "memory",
+            "freezer",
+            "devices",
+            "cpu",
+            "name=systemd",
+        ] {
             if let Some(p) = self.paths.get(key) {
                 return p;
             }
         }
-        self.paths.values().next().map(PathBuf::as_path).unwrap_or(Path::new("/"))
+        self.paths
+            .values()
+            .next()
+            .map(PathBuf::as_path)
+            .unwrap_or(Path::new("/"))
     }
 
     /// Every process in the cgroup and its descendants, sorted.
@@ -315,6 +348,9 @@ impl Manager {
         if self.mode == Mode::Unified && signal == libc::SIGKILL {
             let kill = self.v2_dir().join("cgroup.kill");
             match fs::write_file(&kill, "1") {
+                // cgroup.kill reaches frozen tasks too; leave the (empty) cgroup
+                // thawed so it does not read as paused.
+                Ok(()) if self.is_frozen()? => return self.thaw(),
                 Ok(()) => return Ok(()),
                 Err(Errno::ENOENT) => {}
                 Err(e) => return Err(CgroupError::sys("write", kill, e)),

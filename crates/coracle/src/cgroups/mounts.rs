@@ -60,7 +60,9 @@ impl Mounts {
             check_magic(&h.mountpoint, false)?;
         }
         if m.v1.is_empty() && m.unified.is_none() {
-            return Err(CgroupError::Layout("no cgroup file system is mounted".into()));
+            return Err(CgroupError::Layout(
+                "no cgroup file system is mounted".into(),
+            ));
         }
         Ok(m)
     }
@@ -70,7 +72,9 @@ impl Mounts {
         let mut m = Mounts::default();
         let mut unified: Vec<Hierarchy> = Vec::new();
         for line in text.lines() {
-            let Some((pre, post)) = line.split_once(" - ") else { continue };
+            let Some((pre, post)) = line.split_once(" - ") else {
+                continue;
+            };
             let pre: Vec<&str> = pre.split(' ').collect();
             let post: Vec<&str> = post.split(' ').collect();
             if pre.len() < 5 || post.len() < 3 {
@@ -79,7 +83,11 @@ impl Mounts {
             let root = PathBuf::from(unescape(pre[3]));
             let mountpoint = PathBuf::from(unescape(pre[4]));
             match post[0] {
-                "cgroup2" => unified.push(Hierarchy { mountpoint, root, controllers: Vec::new() }),
+                "cgroup2" => unified.push(Hierarchy {
+                    mountpoint,
+                    root,
+                    controllers: Vec::new(),
+                }),
                 "cgroup" => {
                     let controllers: Vec<String> = post[2]
                         .split(',')
@@ -90,7 +98,11 @@ impl Mounts {
                         .iter()
                         .any(|c| m.v1.iter().any(|h| h.controllers.contains(c)));
                     if !controllers.is_empty() && !seen {
-                        m.v1.push(Hierarchy { mountpoint, root, controllers });
+                        m.v1.push(Hierarchy {
+                            mountpoint,
+                            root,
+                            controllers,
+                        });
                     }
                 }
                 _ => {}
@@ -117,7 +129,11 @@ impl Mounts {
 
 fn check_magic(mountpoint: &Path, v2: bool) -> Result<(), CgroupError> {
     let st = statfs(mountpoint).map_err(|e| CgroupError::sys("statfs", mountpoint, e))?;
-    let want = if v2 { CGROUP2_SUPER_MAGIC } else { CGROUP_SUPER_MAGIC };
+    let want = if v2 {
+        CGROUP2_SUPER_MAGIC
+    } else {
+        CGROUP_SUPER_MAGIC
+    };
     if st.filesystem_type() != want {
         return Err(CgroupError::Layout(format!(
             "{} is listed as a cgroup{} mount but statfs disagrees",
@@ -134,7 +150,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -157,7 +176,10 @@ pub(crate) fn parse_own(path: &Path, text: &str) -> Result<BTreeMap<String, Stri
     for line in text.lines().filter(|l| !l.is_empty()) {
         let mut parts = line.splitn(3, ':');
         let (Some(_), Some(ctrls), Some(cg)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(CgroupError::Parse { path: path.into(), reason: format!("bad line {line:?}") });
+            return Err(CgroupError::Parse {
+                path: path.into(),
+                reason: format!("bad line {line:?}"),
+            });
         };
         for c in ctrls.split(',') {
             out.insert(c.to_string(), cg.to_string());

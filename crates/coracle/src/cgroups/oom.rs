@@ -32,15 +32,19 @@ pub struct OomWatcher {
 
 impl std::fmt::Debug for OomWatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OomWatcher").field("counter", &self.counter).field("last", &self.last).finish()
+        f.debug_struct("OomWatcher")
+            .field("counter", &self.counter)
+            .field("last", &self.last)
+            .finish()
     }
 }
 
 fn oom_kills(counter: &Path) -> Result<Option<u64>, CgroupError> {
     match fs::read_opt(counter)? {
-        Some(text) => {
-            Ok(fs::key_values(counter, &text)?.into_iter().find(|(k, _)| k == "oom_kill").map(|(_, v)| v))
-        }
+        Some(text) => Ok(fs::key_values(counter, &text)?
+            .into_iter()
+            .find(|(k, _)| k == "oom_kill")
+            .map(|(_, v)| v)),
         None => Ok(None),
     }
 }
@@ -54,7 +58,11 @@ impl OomWatcher {
             .add_watch(&counter, AddWatchFlags::IN_MODIFY)
             .map_err(|e| CgroupError::sys("inotify_add_watch", &counter, e))?;
         let last = oom_kills(&counter)?.unwrap_or(0);
-        Ok(OomWatcher { source: Source::V2(inotify), counter, last })
+        Ok(OomWatcher {
+            source: Source::V2(inotify),
+            counter,
+            last,
+        })
     }
 
     pub(crate) fn v1(dir: &Path) -> Result<OomWatcher, CgroupError> {
@@ -69,7 +77,14 @@ impl OomWatcher {
         let ec = dir.join("cgroup.event_control");
         fs::write_file(&ec, &line).map_err(|e| CgroupError::sys("write", &ec, e))?;
         let last = oom_kills(&counter)?.unwrap_or(0);
-        Ok(OomWatcher { source: Source::V1 { efd, _control: control }, counter, last })
+        Ok(OomWatcher {
+            source: Source::V1 {
+                efd,
+                _control: control,
+            },
+            counter,
+            last,
+        })
     }
 
     /// Poll this for readability.
@@ -89,7 +104,9 @@ impl OomWatcher {
                     match i.read_events() {
                         Ok(ev) if !ev.is_empty() => continue,
                         Ok(_) | Err(Errno::EAGAIN) => break,
-                        Err(e) => return Err(CgroupError::sys("read inotify for", &self.counter, e)),
+                        Err(e) => {
+                            return Err(CgroupError::sys("read inotify for", &self.counter, e))
+                        }
                     }
                 }
                 false
@@ -105,7 +122,9 @@ impl OomWatcher {
         // v1 signals when the OOM starts; the kill is counted a moment later.
         let tries = if v1 { 50 } else { 1 };
         for i in 0..tries {
-            let Some(now) = oom_kills(&self.counter)? else { return Ok(0) };
+            let Some(now) = oom_kills(&self.counter)? else {
+                return Ok(0);
+            };
             if now > self.last {
                 let new = now - self.last;
                 self.last = now;

@@ -65,7 +65,10 @@ pub(crate) fn resolve(
         None => {
             let (abs, inner) = clean(Path::new(default_name), "id")?;
             if abs || inner.as_os_str().is_empty() {
-                return Err(CgroupError::resource("id", format!("{default_name:?} is not a cgroup name")));
+                return Err(CgroupError::resource(
+                    "id",
+                    format!("{default_name:?} is not a cgroup name"),
+                ));
             }
             (false, inner)
         }
@@ -78,7 +81,10 @@ pub(crate) fn resolve(
     let mut paths = BTreeMap::new();
     match mounts.mode() {
         Mode::Unified => {
-            let h = mounts.unified.as_ref().expect("unified mode has a cgroup2 mount");
+            let h = mounts
+                .unified
+                .as_ref()
+                .expect("unified mode has a cgroup2 mount");
             let base = if absolute {
                 h.mountpoint.clone()
             } else {
@@ -103,7 +109,9 @@ pub(crate) fn resolve(
                 let dir = if absolute {
                     h.mountpoint.join(&inner)
                 } else {
-                    h.mountpoint.join(own_relative(h, own_of("")?)?).join(&inner)
+                    h.mountpoint
+                        .join(own_relative(h, own_of("")?)?)
+                        .join(&inner)
                 };
                 paths.insert(String::new(), dir);
             }
@@ -111,7 +119,10 @@ pub(crate) fn resolve(
     }
     if inner.as_os_str().is_empty() {
         // "/" would mean the hierarchy roots themselves: never ours to set or remove.
-        return Err(CgroupError::resource(FIELD, "the root cgroup cannot be a container's cgroup"));
+        return Err(CgroupError::resource(
+            FIELD,
+            "the root cgroup cannot be a container's cgroup",
+        ));
     }
     Ok(paths)
 }

@@ -213,11 +213,16 @@ pub struct HugetlbStats {
 /// Huge page sizes the kernel offers, named as the hugetlb controller names them
 /// ("2MB", "1GB"), from /sys/kernel/mm/hugepages.
 pub(crate) fn huge_page_sizes() -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/sys/kernel/mm/hugepages") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(kb) = name.strip_prefix("hugepages-").and_then(|v| v.strip_suffix("kB")) else {
+        let Some(kb) = name
+            .strip_prefix("hugepages-")
+            .and_then(|v| v.strip_suffix("kB"))
+        else {
             continue;
         };
         let Ok(kb) = kb.parse::<u64>() else { continue };

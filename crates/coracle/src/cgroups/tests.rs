@@ -33,12 +33,17 @@ impl TestCg {
 
     /// The directory of `ctrl` (v2: the one directory).
     pub fn dir(&self, ctrl: &str) -> PathBuf {
-        let key = if self.m.mode() == Mode::Unified { "" } else { ctrl };
+        let key = if self.m.mode() == Mode::Unified {
+            ""
+        } else {
+            ctrl
+        };
         self.m.paths().paths[key].clone()
     }
 
     pub fn read(&self, ctrl: &str, file: &str) -> String {
-        std::fs::read_to_string(self.dir(ctrl).join(file)).unwrap_or_else(|e| panic!("read {file}: {e}"))
+        std::fs::read_to_string(self.dir(ctrl).join(file))
+            .unwrap_or_else(|e| panic!("read {file}: {e}"))
     }
 
     pub fn v2(&self) -> bool {
@@ -61,7 +66,11 @@ impl Drop for TestCg {
 }
 
 pub(super) fn unique_path() -> PathBuf {
-    PathBuf::from(format!("/coracle-test-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst)))
+    PathBuf::from(format!(
+        "/coracle-test-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    ))
 }
 
 /// A busybox shell that runs `script` after reading one line; killed and reaped on drop.
@@ -87,7 +96,12 @@ impl Proc {
 
     /// Let the script run.
     pub fn go(&mut self) {
-        self.child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+        self.child
+            .stdin
+            .as_mut()
+            .unwrap()
+            .write_all(b"go\n")
+            .unwrap();
     }
 
     /// Wait up to `secs` for the exit; the signal that killed it, or the exit code + 1000.
@@ -117,7 +131,11 @@ fn own_cgroup_lines(pid: i32) -> String {
 
 #[test]
 fn cgroups_detect_matches_statfs() {
-    let is_v2 = |p: &str| statfs(p).map(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC).unwrap_or(false);
+    let is_v2 = |p: &str| {
+        statfs(p)
+            .map(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
+            .unwrap_or(false)
+    };
     let want = if is_v2("/sys/fs/cgroup") {
         Mode::Unified
     } else if is_v2("/sys/fs/cgroup/unified") {
@@ -132,7 +150,14 @@ fn cgroups_detect_matches_statfs() {
 fn cgroups_create_apply_remove_every_hierarchy() {
     let cg = TestCg::new();
     let paths = cg.m.paths();
-    let name = paths.paths.values().next().unwrap().file_name().unwrap().to_owned();
+    let name = paths
+        .paths
+        .values()
+        .next()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_owned();
     match cg.m.mode() {
         Mode::Unified => assert_eq!(paths.paths.keys().collect::<Vec<_>>(), [""]),
         mode => {
@@ -140,12 +165,20 @@ fn cgroups_create_apply_remove_every_hierarchy() {
                 assert!(paths.paths.contains_key(c), "{c} missing in {paths:?}");
             }
             // Hybrid: the cgroup2 hierarchy is joined too, as runc does.
-            assert_eq!(paths.paths.contains_key(""), mode == Mode::Hybrid, "{paths:?}");
+            assert_eq!(
+                paths.paths.contains_key(""),
+                mode == Mode::Hybrid,
+                "{paths:?}"
+            );
         }
     }
     for dir in paths.paths.values() {
         assert!(dir.is_dir(), "{} not created", dir.display());
-        assert!(paths.created.contains(dir), "{} not recorded", dir.display());
+        assert!(
+            paths.created.contains(dir),
+            "{} not recorded",
+            dir.display()
+        );
     }
     assert!(cg.m.clone_fd().unwrap().is_some() == cg.v2());
 
@@ -153,13 +186,19 @@ fn cgroups_create_apply_remove_every_hierarchy() {
     cg.m.apply(p.pid()).unwrap();
     let lines = own_cgroup_lines(p.pid());
     let n = name.to_str().unwrap();
-    let joined = lines.lines().filter(|l| l.ends_with(&format!("/{n}"))).count();
+    let joined = lines
+        .lines()
+        .filter(|l| l.ends_with(&format!("/{n}")))
+        .count();
     let distinct: std::collections::BTreeSet<_> = paths.paths.values().collect();
     assert_eq!(joined, distinct.len(), "{lines}");
     p.go();
     assert_eq!(cg.m.pids().unwrap(), vec![p.pid()]);
 
-    let m2 = Manager::from_paths(&serde_json::from_str(&serde_json::to_string(&paths).unwrap()).unwrap()).unwrap();
+    let m2 = Manager::from_paths(
+        &serde_json::from_str(&serde_json::to_string(&paths).unwrap()).unwrap(),
+    )
+    .unwrap();
     assert_eq!(m2.pids().unwrap(), vec![p.pid()]);
     m2.kill_all(libc::SIGKILL).unwrap();
     assert_eq!(p.wait(10), Some(libc::SIGKILL));
@@ -193,9 +232,20 @@ fn cgroups_relative_and_default_paths_are_below_own_cgroup() {
     let m = Manager::new(None, "ctr-id").unwrap();
     let rel = Manager::new(Some(Path::new("a/b")), "ctr-id").unwrap();
     for (key, dir) in m.paths().paths {
-        let own = Path::new(&own[&key]).strip_prefix("/").unwrap().to_path_buf();
-        let own = if m.mode() == Mode::Unified { own.parent().map(Path::to_path_buf).unwrap_or_default() } else { own };
-        assert!(dir.ends_with(own.join("ctr-id")), "{key}: {}", dir.display());
+        let own = Path::new(&own[&key])
+            .strip_prefix("/")
+            .unwrap()
+            .to_path_buf();
+        let own = if m.mode() == Mode::Unified {
+            own.parent().map(Path::to_path_buf).unwrap_or_default()
+        } else {
+            own
+        };
+        assert!(
+            dir.ends_with(own.join("ctr-id")),
+            "{key}: {}",
+            dir.display()
+        );
         assert!(rel.paths().paths[&key].ends_with(own.join("a/b")));
     }
     let e = Manager::new(Some(Path::new("../../escape")), "x").unwrap_err();
@@ -218,7 +268,15 @@ fn cgroups_freeze_waits_until_frozen_and_thaw_resumes() {
     }
     // A frozen task makes no progress: its CPU time stands still.
     let ticks = || std::fs::read_to_string(format!("/proc/{}/stat", p.pid())).unwrap();
-    let utime = |s: String| s.rsplit(')').next().unwrap().split_whitespace().nth(11).unwrap().to_string();
+    let utime = |s: String| {
+        s.rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(11)
+            .unwrap()
+            .to_string()
+    };
     let before = utime(ticks());
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(utime(ticks()), before);
@@ -277,11 +335,22 @@ fn cgroups_stats_show_the_memory_and_cpu_a_child_uses() {
         s = cg.m.stats().unwrap();
     }
     assert!(s.memory.usage.usage >= 8_000_000, "{s:?}");
-    assert!(s.memory.usage.limit > 0 && !s.memory.raw.is_empty(), "{s:?}");
+    assert!(
+        s.memory.usage.limit > 0 && !s.memory.raw.is_empty(),
+        "{s:?}"
+    );
     assert!(s.cpu.usage.total > 0, "{s:?}");
     assert!(s.pids.current >= 1, "{s:?}");
     let json = serde_json::to_value(&s).unwrap();
-    for key in ["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt"] {
+    for key in [
+        "cpu",
+        "cpuset",
+        "memory",
+        "pids",
+        "blkio",
+        "hugetlb",
+        "intel_rdt",
+    ] {
         assert!(json.get(key).is_some(), "{key} missing: {json}");
     }
     assert!(json["memory"]["usage"]["usage"].as_u64().unwrap() >= 8_000_000);
@@ -296,7 +365,11 @@ fn cgroups_oom_kill_is_reported_by_the_watcher() {
     mem.set_limit(Some(16 << 20));
     // memory+swap = memory: no swap to escape to (v2: memory.swap.max 0).
     let swap_ok = cg.v2() && cg.dir("").join("memory.swap.max").exists()
-        || !cg.v2() && cg.dir("memory").join("memory.memsw.limit_in_bytes").exists();
+        || !cg.v2()
+            && cg
+                .dir("memory")
+                .join("memory.memsw.limit_in_bytes")
+                .exists();
     if swap_ok {
         mem.set_swap(Some(16 << 20));
     }
@@ -330,5 +403,8 @@ fn cgroups_pids_limit_stops_forks() {
     let s = cg.m.stats().unwrap();
     assert_eq!(s.pids.limit, 4);
     let events = cg.read("pids", "pids.events");
-    assert!(events.split_whitespace().nth(1).is_some_and(|v| v != "0"), "{events}");
+    assert!(
+        events.split_whitespace().nth(1).is_some_and(|v| v != "0"),
+        "{events}"
+    );
 }

@@ -17,8 +17,9 @@ fn hierarchy_root(dir: &Path) -> Result<PathBuf, CgroupError> {
     let mut root: Option<PathBuf> = None;
     for anc in dir.ancestors() {
         match statfs(anc) {
-            Ok(st) if st.filesystem_type() == CGROUP_SUPER_MAGIC
-                || st.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC =>
+            Ok(st)
+                if st.filesystem_type() == CGROUP_SUPER_MAGIC
+                    || st.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC =>
             {
                 root = Some(anc.to_path_buf())
             }
@@ -28,12 +29,17 @@ fn hierarchy_root(dir: &Path) -> Result<PathBuf, CgroupError> {
             Err(e) => return Err(CgroupError::sys("statfs", anc, e)),
         }
     }
-    root.ok_or_else(|| CgroupError::Layout(format!("{} is not on a cgroup file system", dir.display())))
+    root.ok_or_else(|| {
+        CgroupError::Layout(format!("{} is not on a cgroup file system", dir.display()))
+    })
 }
 
 /// mkdir -p each distinct directory; in the cpuset hierarchy every level gets
 /// cpuset.cpus/mems from its parent when empty (a task cannot join an empty cpuset).
-pub(crate) fn create(paths: &BTreeMap<String, PathBuf>, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+pub(crate) fn create(
+    paths: &BTreeMap<String, PathBuf>,
+    made: &mut Vec<PathBuf>,
+) -> Result<(), CgroupError> {
     let mut done: Vec<&PathBuf> = Vec::new();
     for dir in paths.values() {
         if done.contains(&dir) {
@@ -54,7 +60,9 @@ pub(crate) fn create(paths: &BTreeMap<String, PathBuf>, made: &mut Vec<PathBuf>)
 }
 
 fn cpuset_copy_from_parent(dir: &Path) -> Result<(), CgroupError> {
-    let Some(parent) = dir.parent() else { return Ok(()) };
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
     for file in ["cpuset.cpus", "cpuset.mems"] {
         let mine = fs::read(&dir.join(file))?;
         if mine.trim().is_empty() {
@@ -104,7 +112,10 @@ pub(crate) fn freeze(dir: &Path) -> Result<(), CgroupError> {
                 }
             }
         }
-        Err(CgroupError::Layout(format!("{}: unable to freeze (stuck in FREEZING)", dir.display())))
+        Err(CgroupError::Layout(format!(
+            "{}: unable to freeze (stuck in FREEZING)",
+            dir.display()
+        )))
     })();
     if result.is_err() {
         let _ = write_state(dir, "THAWED");

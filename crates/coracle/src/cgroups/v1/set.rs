@@ -12,14 +12,24 @@ use crate::cgroups::{devices, stats::huge_page_sizes, CgroupError};
 const R: &str = "linux.resources";
 
 /// The directory of `ctrl`, or an error naming `field` when it is not mounted.
-fn need<'a>(paths: &'a BTreeMap<String, PathBuf>, ctrl: &str, field: &str) -> Result<&'a Path, CgroupError> {
+fn need<'a>(
+    paths: &'a BTreeMap<String, PathBuf>,
+    ctrl: &str,
+    field: &str,
+) -> Result<&'a Path, CgroupError> {
     paths.get(ctrl).map(PathBuf::as_path).ok_or_else(|| {
-        CgroupError::resource(field, format!("the {ctrl} cgroup controller is not mounted on this host"))
+        CgroupError::resource(
+            field,
+            format!("the {ctrl} cgroup controller is not mounted on this host"),
+        )
     })
 }
 
 /// Write every resource that is set, in runc's subsystem order.
-pub(crate) fn set(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<(), CgroupError> {
+pub(crate) fn set(
+    paths: &BTreeMap<String, PathBuf>,
+    r: &LinuxResources,
+) -> Result<(), CgroupError> {
     if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
         return Err(CgroupError::resource(
             format!("{R}.unified"),
@@ -43,7 +53,11 @@ pub(crate) fn set(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Resu
         let field = format!("{R}.pids.limit");
         if p.limit() != 0 {
             let dir = need(paths, "pids", &field)?;
-            let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
+            let v = if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            };
             write(dir, "pids.max", &v, &field)?;
         }
     }
@@ -58,11 +72,20 @@ pub(crate) fn set(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Resu
             if !sizes.contains(l.page_size()) {
                 return Err(CgroupError::resource(
                     format!("{field}.pageSize"),
-                    format!("{:?} is not a huge page size of this host ({})", l.page_size(), sizes.join(", ")),
+                    format!(
+                        "{:?} is not a huge page size of this host ({})",
+                        l.page_size(),
+                        sizes.join(", ")
+                    ),
                 ));
             }
             let v = l.limit().to_string();
-            write(dir, &format!("hugetlb.{}.limit_in_bytes", l.page_size()), &v, &field)?;
+            write(
+                dir,
+                &format!("hugetlb.{}.limit_in_bytes", l.page_size()),
+                &v,
+                &field,
+            )?;
             let rsvd = format!("hugetlb.{}.rsvd.limit_in_bytes", l.page_size());
             if dir.join(&rsvd).exists() {
                 write(dir, &rsvd, &v, &field)?;
@@ -72,12 +95,22 @@ pub(crate) fn set(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Resu
     if let Some(net) = r.network() {
         if let Some(id) = net.class_id() {
             let field = format!("{R}.network.classID");
-            write(need(paths, "net_cls", &field)?, "net_cls.classid", &id.to_string(), &field)?;
+            write(
+                need(paths, "net_cls", &field)?,
+                "net_cls.classid",
+                &id.to_string(),
+                &field,
+            )?;
         }
         for (i, p) in net.priorities().iter().flatten().enumerate() {
             let field = format!("{R}.network.priorities[{i}]");
             let v = format!("{} {}", p.name(), p.priority());
-            write(need(paths, "net_prio", &field)?, "net_prio.ifpriomap", &v, &field)?;
+            write(
+                need(paths, "net_prio", &field)?,
+                "net_prio.ifpriomap",
+                &v,
+                &field,
+            )?;
         }
     }
     if let Some(rdma) = r.rdma() {
@@ -85,7 +118,12 @@ pub(crate) fn set(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Resu
         devs.sort_by(|a, b| a.0.cmp(b.0));
         for (dev, l) in devs {
             let field = format!("{R}.rdma.{dev}");
-            write(need(paths, "rdma", &field)?, "rdma.max", &rdma_line(dev, l), &field)?;
+            write(
+                need(paths, "rdma", &field)?,
+                "rdma.max",
+                &rdma_line(dev, l),
+                &field,
+            )?;
         }
     }
     Ok(())
@@ -104,7 +142,10 @@ pub(crate) fn rdma_line(dev: &str, l: &oci_spec::runtime::LinuxRdma) -> String {
 }
 
 fn cpuset(paths: &BTreeMap<String, PathBuf>, c: &LinuxCpu) -> Result<(), CgroupError> {
-    for (value, file, name) in [(c.cpus(), "cpuset.cpus", "cpus"), (c.mems(), "cpuset.mems", "mems")] {
+    for (value, file, name) in [
+        (c.cpus(), "cpuset.cpus", "cpus"),
+        (c.mems(), "cpuset.mems", "mems"),
+    ] {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
             let field = format!("{R}.cpu.{name}");
             write(need(paths, "cpuset", &field)?, file, v, &field)?;
@@ -130,7 +171,9 @@ fn memory(paths: &BTreeMap<String, PathBuf>, m: &LinuxMemory) -> Result<(), Cgro
     .into_iter()
     .filter_map(|(on, n)| on.then_some(n))
     .collect();
-    let Some(first) = set_fields.first() else { return Ok(()) };
+    let Some(first) = set_fields.first() else {
+        return Ok(());
+    };
     let dir = need(paths, "memory", &f(first))?;
 
     let limit = m.limit().unwrap_or(0);
@@ -139,7 +182,10 @@ fn memory(paths: &BTreeMap<String, PathBuf>, m: &LinuxMemory) -> Result<(), Cgro
         let usage = fs::read_u64(&dir.join("memory.usage_in_bytes"))?;
         for (v, n, what) in [(swap, "swap", "memory+swap"), (limit, "limit", "memory")] {
             if v > 0 && v as u64 <= usage {
-                return Err(CgroupError::resource(f(n), format!("rejecting {what} limit {v} <= usage {usage}")));
+                return Err(CgroupError::resource(
+                    f(n),
+                    format!("rejecting {what} limit {v} <= usage {usage}"),
+                ));
             }
         }
     }
@@ -163,10 +209,21 @@ fn memory(paths: &BTreeMap<String, PathBuf>, m: &LinuxMemory) -> Result<(), Cgro
                     format!("unable to set memory limit to {v} (current usage: {usage}, peak usage: {peak})"),
                 ))
             }
-            Err(source) => Err(CgroupError::Write { field: f("limit"), path, value: v.to_string(), source }),
+            Err(source) => Err(CgroupError::Write {
+                field: f("limit"),
+                path,
+                value: v.to_string(),
+                source,
+            }),
         }
     };
-    let set_swap = |v: i64| if v == 0 { Ok(()) } else { write(dir, memsw, &v.to_string(), &f("swap")) };
+    let set_swap = |v: i64| {
+        if v == 0 {
+            Ok(())
+        } else {
+            write(dir, memsw, &v.to_string(), &f("swap"))
+        }
+    };
     let swap_first = limit != 0
         && swap != 0
         && (swap == -1 || fs::read_u64(&dir.join("memory.limit_in_bytes"))? < swap as u64);
@@ -178,25 +235,62 @@ fn memory(paths: &BTreeMap<String, PathBuf>, m: &LinuxMemory) -> Result<(), Cgro
         set_swap(swap)?;
     }
     if let Some(v) = m.reservation() {
-        write(dir, "memory.soft_limit_in_bytes", &v.to_string(), &f("reservation"))?;
+        write(
+            dir,
+            "memory.soft_limit_in_bytes",
+            &v.to_string(),
+            &f("reservation"),
+        )?;
     }
-    if let Some(v) = m.kernel() {
-        write(dir, "memory.kmem.limit_in_bytes", &v.to_string(), &f("kernel"))?;
-    }
-    if let Some(v) = m.kernel_tcp() {
-        write(dir, "memory.kmem.tcp.limit_in_bytes", &v.to_string(), &f("kernelTCP"))?;
+    // Kernels since 5.16 accept and ignore kmem limits: read back, so an ignored
+    // limit is an error rather than a container without it.
+    for (v, file, name) in [
+        (m.kernel(), "memory.kmem.limit_in_bytes", "kernel"),
+        (
+            m.kernel_tcp(),
+            "memory.kmem.tcp.limit_in_bytes",
+            "kernelTCP",
+        ),
+    ] {
+        let Some(v) = v else { continue };
+        write(dir, file, &v.to_string(), &f(name))?;
+        if v > 0 {
+            let got = fs::read_u64(&dir.join(file))?;
+            // The kernel rounds to whole pages.
+            if got < v as u64 || got - v as u64 >= 4096 * 16 {
+                return Err(CgroupError::resource(
+                    f(name),
+                    format!("this kernel ignores {file} (wrote {v}, reads {got})"),
+                ));
+            }
+        }
     }
     if let Some(d) = m.disable_oom_killer() {
-        write(dir, "memory.oom_control", if d { "1" } else { "0" }, &f("disableOOMKiller"))?;
+        write(
+            dir,
+            "memory.oom_control",
+            if d { "1" } else { "0" },
+            &f("disableOOMKiller"),
+        )?;
     }
     match m.swappiness() {
         // -1 as an unsigned number: unset, as runc.
         None | Some(u64::MAX) => {}
         Some(v) if v <= 100 => write(dir, "memory.swappiness", &v.to_string(), &f("swappiness"))?,
-        Some(v) => return Err(CgroupError::resource(f("swappiness"), format!("{v} is out of range 0-100"))),
+        Some(v) => {
+            return Err(CgroupError::resource(
+                f("swappiness"),
+                format!("{v} is out of range 0-100"),
+            ))
+        }
     }
     if let Some(h) = m.use_hierarchy() {
-        write(dir, "memory.use_hierarchy", if h { "1" } else { "0" }, &f("useHierarchy"))?;
+        write(
+            dir,
+            "memory.use_hierarchy",
+            if h { "1" } else { "0" },
+            &f("useHierarchy"),
+        )?;
     }
     Ok(())
 }
@@ -210,7 +304,10 @@ fn cpu(paths: &BTreeMap<String, PathBuf>, c: &LinuxCpu) -> Result<(), CgroupErro
         let got = fs::read_u64(&d.join("cpu.shares"))?;
         if got != shares {
             let bound = if shares > got { "maximum" } else { "minimum" };
-            return Err(CgroupError::resource(f("shares"), format!("the {bound} allowed cpu-shares is {got}")));
+            return Err(CgroupError::resource(
+                f("shares"),
+                format!("the {bound} allowed cpu-shares is {got}"),
+            ));
         }
     }
     // A shorter period can be refused (EINVAL) until the quota is lowered: retry
@@ -248,17 +345,29 @@ fn cpu(paths: &BTreeMap<String, PathBuf>, c: &LinuxCpu) -> Result<(), CgroupErro
     }
     // Period before runtime: the runtime must fit in the period.
     if let Some(p) = c.realtime_period().filter(|p| *p != 0) {
-        write(dir_for("realtimePeriod")?, "cpu.rt_period_us", &p.to_string(), &f("realtimePeriod"))?;
+        write(
+            dir_for("realtimePeriod")?,
+            "cpu.rt_period_us",
+            &p.to_string(),
+            &f("realtimePeriod"),
+        )?;
     }
     if let Some(rt) = c.realtime_runtime().filter(|r| *r != 0) {
-        write(dir_for("realtimeRuntime")?, "cpu.rt_runtime_us", &rt.to_string(), &f("realtimeRuntime"))?;
+        write(
+            dir_for("realtimeRuntime")?,
+            "cpu.rt_runtime_us",
+            &rt.to_string(),
+            &f("realtimeRuntime"),
+        )?;
     }
     Ok(())
 }
 
 fn blkio(paths: &BTreeMap<String, PathBuf>, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     let f = |n: &str| format!("{R}.blockIO.{n}");
-    let weight_files = |dir: &Path, field: &str| -> Result<(&'static str, &'static str), CgroupError> {
+    let weight_files = |dir: &Path,
+                        field: &str|
+     -> Result<(&'static str, &'static str), CgroupError> {
         if dir.join("blkio.weight").exists() {
             Ok(("blkio.weight", "blkio.weight_device"))
         } else if dir.join("blkio.bfq.weight").exists() {
@@ -276,25 +385,56 @@ fn blkio(paths: &BTreeMap<String, PathBuf>, b: &LinuxBlockIo) -> Result<(), Cgro
         write(d, file, &w.to_string(), &f("weight"))?;
     }
     if let Some(w) = b.leaf_weight().filter(|w| *w != 0) {
-        write(need(paths, "blkio", &f("leafWeight"))?, "blkio.leaf_weight", &w.to_string(), &f("leafWeight"))?;
+        write(
+            need(paths, "blkio", &f("leafWeight"))?,
+            "blkio.leaf_weight",
+            &w.to_string(),
+            &f("leafWeight"),
+        )?;
     }
     for (i, wd) in b.weight_device().iter().flatten().enumerate() {
         let field = f(&format!("weightDevice[{i}]"));
         let d = need(paths, "blkio", &field)?;
         if let Some(w) = wd.weight().filter(|w| *w != 0) {
             let (_, file) = weight_files(d, &field)?;
-            write(d, file, &format!("{}:{} {w}", wd.major(), wd.minor()), &format!("{field}.weight"))?;
+            write(
+                d,
+                file,
+                &format!("{}:{} {w}", wd.major(), wd.minor()),
+                &format!("{field}.weight"),
+            )?;
         }
         if let Some(w) = wd.leaf_weight().filter(|w| *w != 0) {
             let v = format!("{}:{} {w}", wd.major(), wd.minor());
-            write(d, "blkio.leaf_weight_device", &v, &format!("{field}.leafWeight"))?;
+            write(
+                d,
+                "blkio.leaf_weight_device",
+                &v,
+                &format!("{field}.leafWeight"),
+            )?;
         }
     }
     let throttles = [
-        (b.throttle_read_bps_device(), "throttleReadBpsDevice", "blkio.throttle.read_bps_device"),
-        (b.throttle_write_bps_device(), "throttleWriteBpsDevice", "blkio.throttle.write_bps_device"),
-        (b.throttle_read_iops_device(), "throttleReadIOPSDevice", "blkio.throttle.read_iops_device"),
-        (b.throttle_write_iops_device(), "throttleWriteIOPSDevice", "blkio.throttle.write_iops_device"),
+        (
+            b.throttle_read_bps_device(),
+            "throttleReadBpsDevice",
+            "blkio.throttle.read_bps_device",
+        ),
+        (
+            b.throttle_write_bps_device(),
+            "throttleWriteBpsDevice",
+            "blkio.throttle.write_bps_device",
+        ),
+        (
+            b.throttle_read_iops_device(),
+            "throttleReadIOPSDevice",
+            "blkio.throttle.read_iops_device",
+        ),
+        (
+            b.throttle_write_iops_device(),
+            "throttleWriteIOPSDevice",
+            "blkio.throttle.write_iops_device",
+        ),
     ];
     for (list, name, file) in throttles {
         for (i, t) in list.iter().flatten().enumerate() {

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cgroups::fs::{self, read_opt, read_u64, read_u64_opt};
-use crate::cgroups::stats::{huge_page_sizes, parse_cpu_list, BlkioEntry, HugetlbStats, MemoryEntry, Stats};
+use crate::cgroups::stats::{
+    huge_page_sizes, parse_cpu_list, BlkioEntry, HugetlbStats, MemoryEntry, Stats,
+};
 use crate::cgroups::CgroupError;
 
 /// Gather every statistic of the mounted controllers.
@@ -79,7 +81,10 @@ fn cpuacct(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {
     let list = |file: &str| -> Result<Vec<u64>, CgroupError> {
         let path = d.join(file);
         match read_opt(&path)? {
-            Some(t) => t.split_whitespace().map(|v| fs::parse_u64(&path, v)).collect(),
+            Some(t) => t
+                .split_whitespace()
+                .map(|v| fs::parse_u64(&path, v))
+                .collect(),
             None => Ok(Vec::new()),
         }
     };
@@ -87,7 +92,11 @@ fn cpuacct(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {
     u.percpu_user = list("cpuacct.usage_percpu_user")?;
     u.percpu_kernel = list("cpuacct.usage_percpu_sys")?;
     // cpuacct.stat counts USER_HZ ticks.
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100).max(1) as u64;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100)
+        .max(1) as u64;
     let path = d.join("cpuacct.stat");
     for (k, v) in fs::key_values(&path, &fs::read(&path)?)? {
         match k.as_str() {
@@ -101,7 +110,9 @@ fn cpuacct(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {
 
 fn memory_entry(d: &Path, prefix: &str) -> Result<Option<MemoryEntry>, CgroupError> {
     let f = |n: &str| d.join(format!("{prefix}.{n}"));
-    let Some(usage) = read_u64_opt(&f("usage_in_bytes"))? else { return Ok(None) };
+    let Some(usage) = read_u64_opt(&f("usage_in_bytes"))? else {
+        return Ok(None);
+    };
     Ok(Some(MemoryEntry {
         usage,
         max: read_u64(&f("max_usage_in_bytes"))?,
@@ -112,10 +123,17 @@ fn memory_entry(d: &Path, prefix: &str) -> Result<Option<MemoryEntry>, CgroupErr
 
 fn memory(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {
     let path = d.join("memory.stat");
-    s.memory.raw = fs::key_values(&path, &fs::read(&path)?)?.into_iter().collect();
+    s.memory.raw = fs::key_values(&path, &fs::read(&path)?)?
+        .into_iter()
+        .collect();
     s.memory.cache = s.memory.raw.get("cache").copied().unwrap_or(0);
-    s.memory.usage = memory_entry(d, "memory")?
-        .ok_or_else(|| CgroupError::sys("read", d.join("memory.usage_in_bytes"), nix::errno::Errno::ENOENT))?;
+    s.memory.usage = memory_entry(d, "memory")?.ok_or_else(|| {
+        CgroupError::sys(
+            "read",
+            d.join("memory.usage_in_bytes"),
+            nix::errno::Errno::ENOENT,
+        )
+    })?;
     s.memory.swap = memory_entry(d, "memory.memsw")?.unwrap_or_default();
     s.memory.kernel = memory_entry(d, "memory.kmem")?.unwrap_or_default();
     s.memory.kernel_tcp = memory_entry(d, "memory.kmem.tcp")?.unwrap_or_default();
@@ -124,7 +142,10 @@ fn memory(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {
 
 /// `MAJ:MIN Op value` (or `MAJ:MIN value`) lines; `Total` lines are skipped.
 fn blkio_entries(path: &Path, text: &str) -> Result<Vec<BlkioEntry>, CgroupError> {
-    let bad = |line: &str| CgroupError::Parse { path: path.into(), reason: format!("bad line {line:?}") };
+    let bad = |line: &str| CgroupError::Parse {
+        path: path.into(),
+        reason: format!("bad line {line:?}"),
+    };
     let mut out = Vec::new();
     for line in text.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -150,13 +171,16 @@ fn blkio_entries(path: &Path, text: &str) -> Result<Vec<BlkioEntry>, CgroupError
 fn blkio(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {
     let read = |file: &str| -> Result<Option<Vec<BlkioEntry>>, CgroupError> {
         let path = d.join(file);
-        read_opt(&path)?.map(|t| blkio_entries(&path, &t)).transpose()
+        read_opt(&path)?
+            .map(|t| blkio_entries(&path, &t))
+            .transpose()
     };
     let b = &mut s.blkio;
     // CFQ files when present, else BFQ's, else the throttle layer's (as runc).
     if let Some(v) = read("blkio.io_serviced_recursive")? {
         b.io_serviced_recursive = v;
-        b.io_service_bytes_recursive = read("blkio.io_service_bytes_recursive")?.unwrap_or_default();
+        b.io_service_bytes_recursive =
+            read("blkio.io_service_bytes_recursive")?.unwrap_or_default();
         b.io_queued_recursive = read("blkio.io_queued_recursive")?.unwrap_or_default();
         b.io_service_time_recursive = read("blkio.io_service_time_recursive")?.unwrap_or_default();
         b.io_wait_time_recursive = read("blkio.io_wait_time_recursive")?.unwrap_or_default();
@@ -165,7 +189,8 @@ fn blkio(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {
         b.sectors_recursive = read("blkio.sectors_recursive")?.unwrap_or_default();
     } else if let Some(v) = read("blkio.bfq.io_serviced_recursive")? {
         b.io_serviced_recursive = v;
-        b.io_service_bytes_recursive = read("blkio.bfq.io_service_bytes_recursive")?.unwrap_or_default();
+        b.io_service_bytes_recursive =
+            read("blkio.bfq.io_service_bytes_recursive")?.unwrap_or_default();
     } else {
         b.io_serviced_recursive = read("blkio.throttle.io_serviced_recursive")?
             .or(read("blkio.throttle.io_serviced")?)

@@ -21,7 +21,9 @@ fn mount_root(dir: &Path) -> Result<PathBuf, CgroupError> {
             Err(e) => return Err(CgroupError::sys("statfs", anc, e)),
         }
     }
-    root.ok_or_else(|| CgroupError::Layout(format!("{} is not on a cgroup2 file system", dir.display())))
+    root.ok_or_else(|| {
+        CgroupError::Layout(format!("{} is not on a cgroup2 file system", dir.display()))
+    })
 }
 
 /// mkdir -p the cgroup and enable, in every ancestor's cgroup.subtree_control, each
@@ -30,12 +32,19 @@ fn mount_root(dir: &Path) -> Result<PathBuf, CgroupError> {
 pub(crate) fn create(dir: &Path, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
     let root = mount_root(dir)?;
     fs::mkdir_all(&root, dir, made, |_| Ok(()))?;
-    let ancestors: Vec<&Path> = dir.ancestors().skip(1).take_while(|a| a.starts_with(&root)).collect();
+    let ancestors: Vec<&Path> = dir
+        .ancestors()
+        .skip(1)
+        .take_while(|a| a.starts_with(&root))
+        .collect();
     for anc in ancestors.into_iter().rev() {
         let available = fs::read(&anc.join("cgroup.controllers"))?;
         let enabled = fs::read(&anc.join("cgroup.subtree_control"))?;
         let enabled: Vec<&str> = enabled.split_whitespace().collect();
-        for c in available.split_whitespace().filter(|c| !enabled.contains(c)) {
+        for c in available
+            .split_whitespace()
+            .filter(|c| !enabled.contains(c))
+        {
             let _ = fs::write_file(&anc.join("cgroup.subtree_control"), &format!("+{c}"));
         }
     }
@@ -44,7 +53,10 @@ pub(crate) fn create(dir: &Path, made: &mut Vec<PathBuf>) -> Result<(), CgroupEr
 
 /// The controllers enabled for this cgroup.
 pub(crate) fn controllers(dir: &Path) -> Result<Vec<String>, CgroupError> {
-    Ok(fs::read(&dir.join("cgroup.controllers"))?.split_whitespace().map(str::to_string).collect())
+    Ok(fs::read(&dir.join("cgroup.controllers"))?
+        .split_whitespace()
+        .map(str::to_string)
+        .collect())
 }
 
 /// Write cgroup.freeze 1 and wait for `frozen 1` in cgroup.events (runc polls
@@ -64,7 +76,10 @@ pub(crate) fn freeze(dir: &Path) -> Result<(), CgroupError> {
         }
     }
     let _ = fs::write_file(&file, "0");
-    Err(CgroupError::Layout(format!("{}: timed out after 10s waiting for the cgroup to freeze", dir.display())))
+    Err(CgroupError::Layout(format!(
+        "{}: timed out after 10s waiting for the cgroup to freeze",
+        dir.display()
+    )))
 }
 
 /// Thaw.

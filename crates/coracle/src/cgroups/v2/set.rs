@@ -52,12 +52,19 @@ fn limit_str(v: i64) -> String {
 
 /// Write every resource that is set, in runc's fs2 order.
 pub(crate) fn set(path: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
-    let d = Dir { path, controllers: super::controllers(path)? };
+    let d = Dir {
+        path,
+        controllers: super::controllers(path)?,
+    };
     if let Some(p) = r.pids() {
         let field = format!("{R}.pids.limit");
         if p.limit() != 0 {
             d.need("pids", &field)?;
-            let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
+            let v = if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            };
             write(path, "pids.max", &v, &field)?;
         }
     }
@@ -75,7 +82,10 @@ pub(crate) fn set(path: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
         devices::apply_v2(fd.as_fd(), rules).map_err(CgroupError::Devices)?;
     }
     if let Some(c) = r.cpu() {
-        for (value, file, name) in [(c.cpus(), "cpuset.cpus", "cpus"), (c.mems(), "cpuset.mems", "mems")] {
+        for (value, file, name) in [
+            (c.cpus(), "cpuset.cpus", "cpus"),
+            (c.mems(), "cpuset.mems", "mems"),
+        ] {
             if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
                 let field = format!("{R}.cpu.{name}");
                 d.need("cpuset", &field)?;
@@ -91,7 +101,11 @@ pub(crate) fn set(path: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
             if !sizes.contains(l.page_size()) {
                 return Err(CgroupError::resource(
                     format!("{field}.pageSize"),
-                    format!("{:?} is not a huge page size of this host ({})", l.page_size(), sizes.join(", ")),
+                    format!(
+                        "{:?} is not a huge page size of this host ({})",
+                        l.page_size(),
+                        sizes.join(", ")
+                    ),
                 ));
             }
             let v = limit_str(l.limit());
@@ -137,10 +151,16 @@ fn memory(d: &Dir<'_>, m: &LinuxMemory) -> Result<(), CgroupError> {
         return Err(unsupported(f("swappiness"), "per-cgroup swappiness"));
     }
     if m.disable_oom_killer() == Some(true) {
-        return Err(unsupported(f("disableOOMKiller"), "disabling the OOM killer"));
+        return Err(unsupported(
+            f("disableOOMKiller"),
+            "disabling the OOM killer",
+        ));
     }
     if m.use_hierarchy() == Some(false) {
-        return Err(unsupported(f("useHierarchy"), "non-hierarchical accounting"));
+        return Err(unsupported(
+            f("useHierarchy"),
+            "non-hierarchical accounting",
+        ));
     }
     let limit = m.limit().unwrap_or(0);
     let swap = m.swap().unwrap_or(0);
@@ -148,17 +168,27 @@ fn memory(d: &Dir<'_>, m: &LinuxMemory) -> Result<(), CgroupError> {
     if limit == 0 && swap == 0 && reservation == 0 {
         return Ok(());
     }
-    let first = if limit != 0 { "limit" } else if swap != 0 { "swap" } else { "reservation" };
+    let first = if limit != 0 {
+        "limit"
+    } else if swap != 0 {
+        "swap"
+    } else {
+        "reservation"
+    };
     d.need("memory", &f(first))?;
     if m.check_before_update() == Some(true) {
         let usage = fs::read_u64(&d.path.join("memory.current"))?;
         for (v, n, what) in [(swap, "swap", "memory+swap"), (limit, "limit", "memory")] {
             if v > 0 && v as u64 <= usage {
-                return Err(CgroupError::resource(f(n), format!("rejecting {what} limit {v} <= usage {usage}")));
+                return Err(CgroupError::resource(
+                    f(n),
+                    format!("rejecting {what} limit {v} <= usage {usage}"),
+                ));
             }
         }
     }
-    let swap_max = memory_swap_to_v2(swap, limit).map_err(|e| CgroupError::resource(f("swap"), e))?;
+    let swap_max =
+        memory_swap_to_v2(swap, limit).map_err(|e| CgroupError::resource(f("swap"), e))?;
     let swap_str = match swap_max {
         -1 => Some("max".to_string()),
         0 if swap > 0 => Some("0".to_string()),
@@ -171,14 +201,26 @@ fn memory(d: &Dir<'_>, m: &LinuxMemory) -> Result<(), CgroupError> {
             Ok(()) => {}
             // No swap accounting: "no swap limit" holds trivially (as runc).
             Err(Errno::ENOENT) if v == "max" => {}
-            Err(source) => return Err(CgroupError::Write { field: f("swap"), path, value: v, source }),
+            Err(source) => {
+                return Err(CgroupError::Write {
+                    field: f("swap"),
+                    path,
+                    value: v,
+                    source,
+                })
+            }
         }
     }
     if limit != 0 {
         write(d.path, "memory.max", &limit_str(limit), &f("limit"))?;
     }
     if reservation != 0 {
-        write(d.path, "memory.low", &limit_str(reservation), &f("reservation"))?;
+        write(
+            d.path,
+            "memory.low",
+            &limit_str(reservation),
+            &f("reservation"),
+        )?;
     }
     Ok(())
 }
@@ -194,7 +236,12 @@ fn io(d: &Dir<'_>, b: &LinuxBlockIo) -> Result<(), CgroupError> {
         if bfq {
             write(d.path, "io.bfq.weight", &w.to_string(), &f("weight"))?;
         } else {
-            write(d.path, "io.weight", &blkio_weight_to_io_weight(w).to_string(), &f("weight"))?;
+            write(
+                d.path,
+                "io.weight",
+                &blkio_weight_to_io_weight(w).to_string(),
+                &f("weight"),
+            )?;
         }
     }
     for (i, wd) in b.weight_device().iter().flatten().enumerate() {
@@ -209,20 +256,46 @@ fn io(d: &Dir<'_>, b: &LinuxBlockIo) -> Result<(), CgroupError> {
             } else {
                 ("io.weight", blkio_weight_to_io_weight(w))
             };
-            write(d.path, file, &format!("{}:{} {w}", wd.major(), wd.minor()), &format!("{field}.weight"))?;
+            write(
+                d.path,
+                file,
+                &format!("{}:{} {w}", wd.major(), wd.minor()),
+                &format!("{field}.weight"),
+            )?;
         }
     }
     let throttles = [
-        (b.throttle_read_bps_device(), "throttleReadBpsDevice", "rbps"),
-        (b.throttle_write_bps_device(), "throttleWriteBpsDevice", "wbps"),
-        (b.throttle_read_iops_device(), "throttleReadIOPSDevice", "riops"),
-        (b.throttle_write_iops_device(), "throttleWriteIOPSDevice", "wiops"),
+        (
+            b.throttle_read_bps_device(),
+            "throttleReadBpsDevice",
+            "rbps",
+        ),
+        (
+            b.throttle_write_bps_device(),
+            "throttleWriteBpsDevice",
+            "wbps",
+        ),
+        (
+            b.throttle_read_iops_device(),
+            "throttleReadIOPSDevice",
+            "riops",
+        ),
+        (
+            b.throttle_write_iops_device(),
+            "throttleWriteIOPSDevice",
+            "wiops",
+        ),
     ];
     for (list, name, key) in throttles {
         for (i, t) in list.iter().flatten().enumerate() {
             let field = f(&format!("{name}[{i}]"));
             d.need("io", &field)?;
-            write(d.path, "io.max", &format!("{}:{} {key}={}", t.major(), t.minor(), t.rate()), &field)?;
+            write(
+                d.path,
+                "io.max",
+                &format!("{}:{} {key}={}", t.major(), t.minor(), t.rate()),
+                &field,
+            )?;
         }
     }
     Ok(())
@@ -231,31 +304,51 @@ fn io(d: &Dir<'_>, b: &LinuxBlockIo) -> Result<(), CgroupError> {
 fn cpu(d: &Dir<'_>, c: &LinuxCpu) -> Result<(), CgroupError> {
     let f = |n: &str| format!("{R}.cpu.{n}");
     if c.realtime_runtime().is_some_and(|v| v != 0) {
-        return Err(unsupported(f("realtimeRuntime"), "real-time group scheduling"));
+        return Err(unsupported(
+            f("realtimeRuntime"),
+            "real-time group scheduling",
+        ));
     }
     if c.realtime_period().is_some_and(|v| v != 0) {
-        return Err(unsupported(f("realtimePeriod"), "real-time group scheduling"));
+        return Err(unsupported(
+            f("realtimePeriod"),
+            "real-time group scheduling",
+        ));
     }
     if let Some(shares) = c.shares().filter(|s| *s != 0) {
         d.need("cpu", &f("shares"))?;
-        write(d.path, "cpu.weight", &cpu_shares_to_weight(shares).to_string(), &f("shares"))?;
+        write(
+            d.path,
+            "cpu.weight",
+            &cpu_shares_to_weight(shares).to_string(),
+            &f("shares"),
+        )?;
     }
     let quota = c.quota().filter(|q| *q != 0);
     let period = c.period().filter(|p| *p != 0);
     if quota.is_some() || period.is_some() {
-        let field = if quota.is_some() { f("quota") } else { f("period") };
+        let field = if quota.is_some() {
+            f("quota")
+        } else {
+            f("period")
+        };
         d.need("cpu", &field)?;
         // cpu.max takes "QUOTA PERIOD"; keep the half the spec leaves unset.
         let path = d.path.join("cpu.max");
         let current = fs::read(&path)?;
         let mut cur = current.split_whitespace();
-        let (cur_quota, cur_period) = (cur.next().unwrap_or("max").to_string(), cur.next().unwrap_or("100000"));
+        let (cur_quota, cur_period) = (
+            cur.next().unwrap_or("max").to_string(),
+            cur.next().unwrap_or("100000"),
+        );
         let q = match quota {
             Some(q) if q > 0 => q.to_string(),
             Some(_) => "max".to_string(),
             None => cur_quota,
         };
-        let p = period.map(|p| p.to_string()).unwrap_or_else(|| cur_period.to_string());
+        let p = period
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| cur_period.to_string());
         write(d.path, "cpu.max", &format!("{q} {p}"), &field)?;
     }
     if let Some(b) = c.burst() {
@@ -275,7 +368,10 @@ fn unified(d: &Dir<'_>, u: &std::collections::HashMap<String, String>) -> Result
     for (k, v) in keys {
         let field = format!("{R}.unified.{k}");
         if k.contains('/') || k.starts_with('.') || k.is_empty() {
-            return Err(CgroupError::resource(field, "must be a file name in the cgroup directory"));
+            return Err(CgroupError::resource(
+                field,
+                "must be a file name in the cgroup directory",
+            ));
         }
         let Some((ctrl, _)) = k.split_once('.') else {
             return Err(CgroupError::resource(field, "must be CONTROLLER.PARAMETER"));
@@ -285,7 +381,12 @@ fn unified(d: &Dir<'_>, u: &std::collections::HashMap<String, String>) -> Result
             if matches!(source, Errno::ENOENT | Errno::EPERM) && ctrl != "cgroup" {
                 d.need(ctrl, &field)?;
             }
-            return Err(CgroupError::Write { field, path, value: v.clone(), source });
+            return Err(CgroupError::Write {
+                field,
+                path,
+                value: v.clone(),
+                source,
+            });
         }
     }
     Ok(())

@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use crate::cgroups::fs::{self, read_opt, read_u64, read_u64_opt};
-use crate::cgroups::stats::{huge_page_sizes, parse_cpu_list, BlkioEntry, HugetlbStats, MemoryEntry, Stats};
+use crate::cgroups::stats::{
+    huge_page_sizes, parse_cpu_list, BlkioEntry, HugetlbStats, MemoryEntry, Stats,
+};
 use crate::cgroups::CgroupError;
 
 /// Gather the statistics of the cgroup at `dir`.
@@ -34,20 +36,32 @@ pub(crate) fn stats(dir: &Path) -> Result<Stats, CgroupError> {
     }
     if let Some(t) = read_opt(&dir.join("cpuset.cpus.effective"))? {
         s.cpuset.cpus = parse_cpu_list(&t).unwrap_or_default();
-        s.cpuset.mems = parse_cpu_list(&fs::read(&dir.join("cpuset.mems.effective"))?).unwrap_or_default();
+        s.cpuset.mems =
+            parse_cpu_list(&fs::read(&dir.join("cpuset.mems.effective"))?).unwrap_or_default();
     }
     for size in huge_page_sizes() {
-        let Some(usage) = read_u64_opt(&dir.join(format!("hugetlb.{size}.current")))? else { continue };
+        let Some(usage) = read_u64_opt(&dir.join(format!("hugetlb.{size}.current")))? else {
+            continue;
+        };
         let events = dir.join(format!("hugetlb.{size}.events"));
         let failcnt = fs::read_key(&events, "max")?.unwrap_or(0);
-        s.hugetlb.insert(size, HugetlbStats { usage, max: 0, failcnt });
+        s.hugetlb.insert(
+            size,
+            HugetlbStats {
+                usage,
+                max: 0,
+                failcnt,
+            },
+        );
     }
     Ok(s)
 }
 
 fn memory_entry(dir: &Path, prefix: &str) -> Result<Option<MemoryEntry>, CgroupError> {
     let f = |n: &str| dir.join(format!("{prefix}.{n}"));
-    let Some(usage) = read_u64_opt(&f("current"))? else { return Ok(None) };
+    let Some(usage) = read_u64_opt(&f("current"))? else {
+        return Ok(None);
+    };
     Ok(Some(MemoryEntry {
         usage,
         limit: read_u64(&f("max"))?,
@@ -59,10 +73,14 @@ fn memory_entry(dir: &Path, prefix: &str) -> Result<Option<MemoryEntry>, CgroupE
 
 fn memory(dir: &Path, s: &mut Stats) -> Result<(), CgroupError> {
     let path = dir.join("memory.stat");
-    let Some(text) = read_opt(&path)? else { return Ok(()) };
+    let Some(text) = read_opt(&path)? else {
+        return Ok(());
+    };
     s.memory.raw = fs::key_values(&path, &text)?.into_iter().collect();
     s.memory.cache = s.memory.raw.get("file").copied().unwrap_or(0);
-    let Some(mut usage) = memory_entry(dir, "memory")? else { return Ok(()) };
+    let Some(mut usage) = memory_entry(dir, "memory")? else {
+        return Ok(());
+    };
     // failcnt: how often the limit was hit (memory.events max), as runc.
     usage.failcnt = fs::read_key(&dir.join("memory.events"), "max")?.unwrap_or(0);
     // v1 reports swap as memory+swap; runc keeps that meaning on v2.
@@ -79,14 +97,24 @@ fn memory(dir: &Path, s: &mut Stats) -> Result<(), CgroupError> {
 
 fn io(dir: &Path, s: &mut Stats) -> Result<(), CgroupError> {
     let path = dir.join("io.stat");
-    let Some(text) = read_opt(&path)? else { return Ok(()) };
+    let Some(text) = read_opt(&path)? else {
+        return Ok(());
+    };
     for line in text.lines() {
         let mut fields = line.split_whitespace();
-        let Some((maj, min)) = fields.next().and_then(|d| d.split_once(':')) else { continue };
-        let (Ok(major), Ok(minor)) = (maj.parse::<u64>(), min.parse::<u64>()) else { continue };
+        let Some((maj, min)) = fields.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (maj.parse::<u64>(), min.parse::<u64>()) else {
+            continue;
+        };
         for item in fields {
-            let Some((key, value)) = item.split_once('=') else { continue };
-            let Ok(value) = value.parse::<u64>() else { continue };
+            let Some((key, value)) = item.split_once('=') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<u64>() else {
+                continue;
+            };
             let (op, table) = match key {
                 "rbytes" => ("Read", &mut s.blkio.io_service_bytes_recursive),
                 "wbytes" => ("Write", &mut s.blkio.io_service_bytes_recursive),
@@ -94,7 +122,12 @@ fn io(dir: &Path, s: &mut Stats) -> Result<(), CgroupError> {
                 "wios" => ("Write", &mut s.blkio.io_serviced_recursive),
                 _ => continue,
             };
-            table.push(BlkioEntry { major, minor, op: op.into(), value });
+            table.push(BlkioEntry {
+                major,
+                minor,
+                op: op.into(),
+                value,
+            });
         }
     }
     Ok(())
