@@ -4,6 +4,7 @@
 //! `coracle` binary (crate `coracle-cli`) is a thin runc-compatible command line
 //! over this API.
 
+pub mod cgroups;
 pub mod container;
 pub mod hooks;
 pub mod members;
