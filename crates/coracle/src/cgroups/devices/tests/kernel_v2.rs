@@ -1,0 +1,1 @@
+//! v2 kernel tests (placeholder).
