@@ -7,6 +7,7 @@ mod kernel_v1;
 mod kernel_v2;
 mod program;
 mod rules;
+mod support;
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup};
 use serde_json::json;
