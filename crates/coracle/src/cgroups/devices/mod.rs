@@ -11,7 +11,7 @@ pub(crate) mod emulator;
 pub(crate) mod program;
 pub(crate) mod rule;
 mod v1;
-mod v2;
+pub(crate) mod v2;
 
 #[cfg(test)]
 mod tests;

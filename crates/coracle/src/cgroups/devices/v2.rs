@@ -92,7 +92,7 @@ pub fn attached(cgroup_dir: BorrowedFd<'_>) -> Result<Vec<OwnedFd>, DeviceError>
     Ok(fds)
 }
 
-fn load(insns: &[Insn]) -> Result<OwnedFd, DeviceError> {
+pub(crate) fn load(insns: &[Insn]) -> Result<OwnedFd, DeviceError> {
     let attempt = |log: Option<&mut [u8]>| {
         bpf::prog_load(
             insns,
@@ -130,9 +130,23 @@ fn load(insns: &[Insn]) -> Result<OwnedFd, DeviceError> {
     Err(DeviceError::Verifier {
         source,
         insns: insns.len(),
-        reason: text.lines().last().unwrap_or("").to_string(),
+        reason: verifier_reason(&text).to_string(),
         log: text,
     })
+}
+
+/// The verifier's complaint: the last log line that is not its closing statistics.
+fn verifier_reason(log: &str) -> &str {
+    log.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed ")
+                && !l.starts_with("verification time")
+                && !l.starts_with("stack depth")
+        })
+        .unwrap_or("")
 }
 
 fn with_memlock_lifted<T>(f: impl FnOnce() -> nix::Result<T>) -> nix::Result<T> {
