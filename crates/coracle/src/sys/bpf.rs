@@ -148,7 +148,10 @@ pub struct LoadOptions<'a> {
 /// kernel always sets O_CLOEXEC on bpf fds).
 pub fn prog_load(insns: &[Insn], opts: LoadOptions<'_>) -> nix::Result<OwnedFd> {
     let mut name = [0u8; OBJ_NAME_LEN];
-    for (dst, src) in name.iter_mut().zip(opts.name.bytes().take(OBJ_NAME_LEN - 1)) {
+    for (dst, src) in name
+        .iter_mut()
+        .zip(opts.name.bytes().take(OBJ_NAME_LEN - 1))
+    {
         *dst = src;
     }
     let mut attr = ProgLoadAttr {
@@ -270,7 +273,11 @@ pub fn prog_info(prog: BorrowedFd<'_>) -> nix::Result<ProgInfo> {
     // borrowed for the call; every pointer field inside it is zero, so the kernel copies
     // no arrays out.
     unsafe { bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr)? };
-    let len = info.name.iter().position(|&b| b == 0).unwrap_or(OBJ_NAME_LEN);
+    let len = info
+        .name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(OBJ_NAME_LEN);
     Ok(ProgInfo {
         prog_type: info.prog_type,
         id: info.id,

@@ -56,8 +56,14 @@ impl Emulator {
         // leaving a wildcard exception that covers the device in place. Refuse that, as
         // runc does, rather than let the user believe the hole was punched.
         for partial in [
-            Meta { major: None, ..meta },
-            Meta { minor: None, ..meta },
+            Meta {
+                major: None,
+                ..meta
+            },
+            Meta {
+                minor: None,
+                ..meta
+            },
             Meta {
                 major: None,
                 minor: None,

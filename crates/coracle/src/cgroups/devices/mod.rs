@@ -104,7 +104,8 @@ fn describe(rule: &LinuxDeviceCgroup) -> String {
     format!(
         "{} {} {}:{} {}",
         if rule.allow() { "allow" } else { "deny" },
-        rule.typ().map_or("a".to_string(), |t| t.as_str().to_string()),
+        rule.typ()
+            .map_or("a".to_string(), |t| t.as_str().to_string()),
         num(rule.major()),
         num(rule.minor()),
         rule.access().as_deref().unwrap_or(""),
@@ -130,7 +131,11 @@ pub(crate) fn checked_rules(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, De
 pub(crate) fn target(rules: &[Rule]) -> Result<Emulator, DeviceError> {
     Emulator::build(rules).map_err(|(index, reason)| DeviceError::Rule {
         index,
-        rule: format!("{} {}", if rules[index].allow { "allow" } else { "deny" }, rules[index]),
+        rule: format!(
+            "{} {}",
+            if rules[index].allow { "allow" } else { "deny" },
+            rules[index]
+        ),
         reason,
     })
 }

@@ -148,9 +148,9 @@ impl Rule {
 fn number(n: Option<i64>, field: &str) -> Result<Option<u32>, String> {
     match n {
         None | Some(-1) => Ok(None),
-        Some(n) => u32::try_from(n)
-            .map(Some)
-            .map_err(|_| format!("{field}: {n} is out of range (0..=4294967295, or absent for any)")),
+        Some(n) => u32::try_from(n).map(Some).map_err(|_| {
+            format!("{field}: {n} is out of range (0..=4294967295, or absent for any)")
+        }),
     }
 }
 

@@ -22,7 +22,10 @@ const LOG_SIZE: usize = 1 << 20;
 /// BPF_F_REPLACE swaps it atomically (Linux 5.6+); otherwise the new program is attached
 /// first and the old ones detached after, so the cgroup is never unfiltered (while both
 /// are attached an access needs both to allow it).
-pub fn apply_v2(cgroup_dir: BorrowedFd<'_>, rules: &[LinuxDeviceCgroup]) -> Result<(), DeviceError> {
+pub fn apply_v2(
+    cgroup_dir: BorrowedFd<'_>,
+    rules: &[LinuxDeviceCgroup],
+) -> Result<(), DeviceError> {
     let insns = program::generate(&target(&checked_rules(rules)?)?);
     let old = attached(cgroup_dir)?;
     let prog = load(&insns)?;
@@ -47,12 +50,17 @@ pub fn apply_v2(cgroup_dir: BorrowedFd<'_>, rules: &[LinuxDeviceCgroup]) -> Resu
             }
         }
     }
-    bpf::prog_attach(cgroup_dir, prog.as_fd(), bpf::ATTACH_CGROUP_DEVICE, flags, None).map_err(
-        |source| DeviceError::Bpf {
-            op: "BPF_PROG_ATTACH (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)".into(),
-            source,
-        },
-    )?;
+    bpf::prog_attach(
+        cgroup_dir,
+        prog.as_fd(),
+        bpf::ATTACH_CGROUP_DEVICE,
+        flags,
+        None,
+    )
+    .map_err(|source| DeviceError::Bpf {
+        op: "BPF_PROG_ATTACH (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)".into(),
+        source,
+    })?;
     for old_prog in &old {
         bpf::prog_detach(cgroup_dir, old_prog.as_fd(), bpf::ATTACH_CGROUP_DEVICE).map_err(
             |source| DeviceError::Bpf {

@@ -22,14 +22,20 @@ pub(super) fn run(prog: &[Insn], dev_type: u32, access: u32, major: u32, minor: 
     loop {
         steps += 1;
         assert!(steps < 100_000, "runaway program");
-        let i = prog.get(pc).unwrap_or_else(|| panic!("pc {pc} past the end"));
+        let i = prog
+            .get(pc)
+            .unwrap_or_else(|| panic!("pc {pc} past the end"));
         let (dst, src) = ((i.regs & 0x0f) as usize, (i.regs >> 4) as usize);
         let imm64 = i.imm as i64 as u64;
         pc += 1;
         match i.code {
             LDX_W => {
                 assert_eq!(src, 1, "loads only from the ctx in r1");
-                assert!(i.off >= 0 && i.off % 4 == 0 && i.off < 12, "ctx offset {}", i.off);
+                assert!(
+                    i.off >= 0 && i.off % 4 == 0 && i.off < 12,
+                    "ctx offset {}",
+                    i.off
+                );
                 r[dst] = u64::from(ctx[i.off as usize / 4]);
             }
             AND32_K => r[dst] = u64::from((r[dst] as u32) & (i.imm as u32)),
@@ -40,7 +46,10 @@ pub(super) fn run(prog: &[Insn], dev_type: u32, access: u32, major: u32, minor: 
                 let rhs = if i.code == JNE_K { imm64 } else { r[src] };
                 if r[dst] != rhs {
                     let target = pc as i64 + i64::from(i.off);
-                    assert!(target >= 0 && (target as usize) < prog.len(), "jump out of program");
+                    assert!(
+                        target >= 0 && (target as usize) < prog.len(),
+                        "jump out of program"
+                    );
                     pc = target as usize;
                 }
             }

@@ -57,7 +57,11 @@ fn v1_denied_device_cannot_be_opened_and_allowed_ones_can() {
             open_errno("/dev/zero", libc::O_RDONLY),
         ]
     });
-    assert_eq!(got, [Errno::EPERM as i32, 0, 0], "open /dev/full, /dev/null, /dev/zero");
+    assert_eq!(
+        got,
+        [Errno::EPERM as i32, 0, 0],
+        "open /dev/full, /dev/null, /dev/zero"
+    );
     // The test process itself, outside the cgroup, still can.
     assert_eq!(open_errno("/dev/full", libc::O_WRONLY), 0);
 }
@@ -112,7 +116,11 @@ fn v1_update_rewrites_the_list_exactly() {
     apply_v1(cg.path(), &container_rules(&deny_all(), &[])).unwrap();
     assert!(!list_of(&cg).contains("10:229") && !list_of(&cg).contains("b 7:*"));
     // Allow-all, then deny-all again.
-    apply_v1(cg.path(), &spec_rules(json!([{"allow": true, "access": "rwm"}]))).unwrap();
+    apply_v1(
+        cg.path(),
+        &spec_rules(json!([{"allow": true, "access": "rwm"}])),
+    )
+    .unwrap();
     assert_eq!(list_of(&cg), "a *:* rwm\n");
     apply_v1(cg.path(), &deny_all()).unwrap();
     assert_eq!(list_of(&cg), "");

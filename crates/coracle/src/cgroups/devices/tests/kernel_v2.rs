@@ -13,7 +13,9 @@ use serde_json::json;
 
 use super::super::program::generate;
 use super::super::v2::load;
-use super::super::{apply_v2, attached, checked_rules, container_rules, target, DeviceError, PROGRAM_NAME};
+use super::super::{
+    apply_v2, attached, checked_rules, container_rules, target, DeviceError, PROGRAM_NAME,
+};
 use super::support::{in_cgroup, open_errno, unique, TempCgroup};
 use super::{deny_all, spec_devices, spec_rules};
 use crate::sys::bpf::{self, Insn};
@@ -24,7 +26,9 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// after checking that this really is not one (so the VM run cannot skip by mistake).
 fn v2_root() -> Option<&'static Path> {
     let root = Path::new(CGROUP_ROOT);
-    let fs = nix::sys::statfs::statfs(root).expect("statfs /sys/fs/cgroup").filesystem_type();
+    let fs = nix::sys::statfs::statfs(root)
+        .expect("statfs /sys/fs/cgroup")
+        .filesystem_type();
     if fs == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
         return Some(root);
     }
@@ -41,8 +45,12 @@ fn v2_root() -> Option<&'static Path> {
 }
 
 fn dir_fd(path: &Path) -> OwnedFd {
-    nix::fcntl::open(path, OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .unwrap()
+    nix::fcntl::open(
+        path,
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .unwrap()
 }
 
 /// (id, name) of the device programs attached to the cgroup.
@@ -69,23 +77,36 @@ fn v2_generated_programs_pass_this_kernels_verifier() {
         container_rules(&deny_all(), &[]),
         container_rules(&mixed, &[]),
         deny_all(),
-        spec_rules(json!([{"allow": true, "access": "rwm"}, {"allow": false, "type": "c", "major": 1, "minor": 7, "access": "w"}])),
+        spec_rules(
+            json!([{"allow": true, "access": "rwm"}, {"allow": false, "type": "c", "major": 1, "minor": 7, "access": "w"}]),
+        ),
     ];
     for rules in sets {
         let prog = load(&generate(&target(&checked_rules(&rules).unwrap()).unwrap())).unwrap();
         let info = bpf::prog_info(prog.as_fd()).unwrap();
-        assert_eq!((info.prog_type, info.name.as_str()), (bpf::PROG_TYPE_CGROUP_DEVICE, PROGRAM_NAME));
+        assert_eq!(
+            (info.prog_type, info.name.as_str()),
+            (bpf::PROG_TYPE_CGROUP_DEVICE, PROGRAM_NAME)
+        );
     }
 }
 
 #[test]
 fn v2_rejected_program_reports_the_verifier_message() {
     // exit without setting r0: the verifier refuses to read an uninitialised register.
-    let bad = [Insn { code: super::super::program::EXIT, regs: 0, off: 0, imm: 0 }];
+    let bad = [Insn {
+        code: super::super::program::EXIT,
+        regs: 0,
+        off: 0,
+        imm: 0,
+    }];
     match load(&bad) {
         Err(e @ DeviceError::Verifier { .. }) => {
             let msg = e.to_string();
-            assert!(msg.starts_with("bpf BPF_PROG_LOAD (device filter, 1 instructions): "), "{msg}");
+            assert!(
+                msg.starts_with("bpf BPF_PROG_LOAD (device filter, 1 instructions): "),
+                "{msg}"
+            );
             assert!(msg.ends_with(": verifier: R0 !read_ok"), "{msg}");
         }
         other => panic!("expected a verifier error, got {other:?}"),
@@ -112,21 +133,47 @@ fn v2_filter_denies_full_allows_null_and_update_replaces_it() {
             open_errno("/dev/zero", libc::O_RDONLY),
         ]
     };
-    assert_eq!(in_cgroup(&cg, probe), [Errno::EPERM as i32, 0, 0], "open /dev/full, /dev/null, /dev/zero");
+    assert_eq!(
+        in_cgroup(&cg, probe),
+        [Errno::EPERM as i32, 0, 0],
+        "open /dev/full, /dev/null, /dev/zero"
+    );
 
     // Update: now /dev/zero is the spec's device and /dev/full is allowed again.
     let zero = spec_devices(json!([{"path": "/dev/zero", "type": "c", "major": 1, "minor": 5}]));
     apply_v2(fd.as_fd(), &container_rules(&deny_all(), &zero)).unwrap();
     let second = programs(&fd);
-    assert_eq!(second.len(), 1, "exactly one filter after the update: {second:?}");
+    assert_eq!(
+        second.len(),
+        1,
+        "exactly one filter after the update: {second:?}"
+    );
     assert_ne!(second[0].0, first[0].0, "the filter was replaced");
-    assert_eq!(in_cgroup(&cg, probe), [0, 0, Errno::EPERM as i32], "after update");
+    assert_eq!(
+        in_cgroup(&cg, probe),
+        [0, 0, Errno::EPERM as i32],
+        "after update"
+    );
 
     // Two old programs (say, someone attached one more): both go, ours stays alone.
-    let extra = load(&generate(&target(&checked_rules(&deny_all()).unwrap()).unwrap())).unwrap();
-    bpf::prog_attach(fd.as_fd(), extra.as_fd(), bpf::ATTACH_CGROUP_DEVICE, bpf::F_ALLOW_MULTI, None).unwrap();
+    let extra = load(&generate(
+        &target(&checked_rules(&deny_all()).unwrap()).unwrap(),
+    ))
+    .unwrap();
+    bpf::prog_attach(
+        fd.as_fd(),
+        extra.as_fd(),
+        bpf::ATTACH_CGROUP_DEVICE,
+        bpf::F_ALLOW_MULTI,
+        None,
+    )
+    .unwrap();
     assert_eq!(programs(&fd).len(), 2);
-    assert_eq!(in_cgroup(&cg, probe), [Errno::EPERM as i32; 3], "both filters must allow");
+    assert_eq!(
+        in_cgroup(&cg, probe),
+        [Errno::EPERM as i32; 3],
+        "both filters must allow"
+    );
     apply_v2(fd.as_fd(), &container_rules(&deny_all(), &[])).unwrap();
     let third = programs(&fd);
     assert_eq!(third.len(), 1, "{third:?}");
@@ -144,15 +191,22 @@ fn v2_mknod_of_a_denied_device_is_refused() {
         {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
     ]));
     apply_v2(fd.as_fd(), &rules).unwrap();
-    let dir = std::env::temp_dir().join(format!("coracle-devices-v2-{}-{}", std::process::id(), unique()));
+    let dir = std::env::temp_dir().join(format!(
+        "coracle-devices-v2-{}-{}",
+        std::process::id(),
+        unique()
+    ));
     std::fs::create_dir(&dir).unwrap();
     let (denied, allowed) = (dir.join("full"), dir.join("null"));
     let got = in_cgroup(&cg, || {
-        let node = |p: &Path, minor| {
-            match mknod(p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o600), nix::sys::stat::makedev(1, minor)) {
-                Ok(()) => 0,
-                Err(e) => e as i32,
-            }
+        let node = |p: &Path, minor| match mknod(
+            p,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o600),
+            nix::sys::stat::makedev(1, minor),
+        ) {
+            Ok(()) => 0,
+            Err(e) => e as i32,
         };
         vec![node(&denied, 7), node(&allowed, 3)]
     });

@@ -20,17 +20,25 @@ fn program_for(rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> (Emulator, Vec
 /// The v1 controller's decision: an exception matches when kind and numbers match
 /// (wildcards match any) and it holds every requested access bit.
 fn kernel_v1_decision(emu: &Emulator, dev_type: u32, access: u32, major: u32, minor: u32) -> u64 {
-    let kind = if dev_type == BLOCK { Kind::Block } else { Kind::Char };
+    let kind = if dev_type == BLOCK {
+        Kind::Block
+    } else {
+        Kind::Char
+    };
     let mut want = Perms::NONE;
-    for (bit, p) in [(READ, Perms::READ), (WRITE, Perms::WRITE), (MKNOD, Perms::MKNOD)] {
+    for (bit, p) in [
+        (READ, Perms::READ),
+        (WRITE, Perms::WRITE),
+        (MKNOD, Perms::MKNOD),
+    ] {
         if access & bit != 0 {
             want = want.union(p);
         }
     }
     let hit = emu.exceptions.iter().any(|(m, p)| {
         m.kind == kind
-            && m.major.map_or(true, |n| n == major)
-            && m.minor.map_or(true, |n| n == minor)
+            && (m.major.is_none() || m.major == Some(major))
+            && (m.minor.is_none() || m.minor == Some(minor))
             && want.difference(*p).is_empty()
     });
     u64::from(hit != emu.default_allow)
@@ -56,19 +64,23 @@ fn assert_matches_v1(emu: &Emulator, prog: &[Insn]) {
 fn default_container_rules_decide_as_runc_configures_them() {
     let (emu, prog) = program_for(&container_rules(&deny_all(), &[]));
     let cases = [
-        (CHAR, READ | WRITE, 1, 3, 1),  // /dev/null
-        (CHAR, WRITE, 1, 7, 1),         // /dev/full
+        (CHAR, READ | WRITE, 1, 3, 1),   // /dev/null
+        (CHAR, WRITE, 1, 7, 1),          // /dev/full
         (CHAR, READ | WRITE, 136, 4, 1), // a pty slave
-        (CHAR, READ | WRITE, 5, 2, 1),  // /dev/ptmx
-        (CHAR, READ, 10, 200, 1),       // /dev/net/tun
-        (CHAR, MKNOD, 10, 229, 1),      // mknod of anything
+        (CHAR, READ | WRITE, 5, 2, 1),   // /dev/ptmx
+        (CHAR, READ, 10, 200, 1),        // /dev/net/tun
+        (CHAR, MKNOD, 10, 229, 1),       // mknod of anything
         (BLOCK, MKNOD, 8, 0, 1),
-        (CHAR, READ, 10, 229, 0),       // /dev/fuse: not allowed
-        (BLOCK, READ, 8, 0, 0),         // a disk
+        (CHAR, READ, 10, 229, 0),         // /dev/fuse: not allowed
+        (BLOCK, READ, 8, 0, 0),           // a disk
         (CHAR, READ | MKNOD, 10, 229, 0), // m alone does not cover r
     ];
     for (t, a, maj, min, want) in cases {
-        assert_eq!(run(&prog, t, a, maj, min), want, "type {t} access {a} {maj}:{min}");
+        assert_eq!(
+            run(&prog, t, a, maj, min),
+            want,
+            "type {t} access {a} {maj}:{min}"
+        );
     }
     assert_matches_v1(&emu, &prog);
 }
@@ -135,7 +147,10 @@ fn encoding_of_one_rule_is_runcs() {
         {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "r"},
     ]));
     let (_, prog) = program_for(&rules);
-    let raw: Vec<(u8, u8, i16, i32)> = prog.iter().map(|i| (i.code, i.regs, i.off, i.imm)).collect();
+    let raw: Vec<(u8, u8, i16, i32)> = prog
+        .iter()
+        .map(|i| (i.code, i.regs, i.off, i.imm))
+        .collect();
     assert_eq!(
         raw,
         [

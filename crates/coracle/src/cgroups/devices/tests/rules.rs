@@ -26,7 +26,10 @@ fn list(text: &str) -> Emulator {
 
 #[test]
 fn default_spec_gets_runc_default_allow_list() {
-    assert_eq!(effective(&deny_all(), &[]).unwrap(), list(RUNC_DEFAULT_LIST));
+    assert_eq!(
+        effective(&deny_all(), &[]).unwrap(),
+        list(RUNC_DEFAULT_LIST)
+    );
 }
 
 #[test]
@@ -115,14 +118,31 @@ fn empty_access_is_refused_as_runc() {
 #[test]
 fn bad_type_access_and_numbers_are_refused() {
     let cases = [
-        (json!({"allow": true, "type": "u", "access": "r"}), "type: invalid cgroup device type \"u\""),
-        (json!({"allow": true, "type": "p", "access": "r"}), "type: invalid cgroup device type \"p\""),
-        (json!({"allow": true, "type": "c", "access": "rx"}), "access: unknown access 'x'"),
-        (json!({"allow": true, "type": "c", "major": -2, "access": "r"}), "major: -2 is out of range"),
-        (json!({"allow": true, "type": "c", "minor": 4294967296i64, "access": "r"}), "minor: 4294967296 is out of range"),
+        (
+            json!({"allow": true, "type": "u", "access": "r"}),
+            "type: invalid cgroup device type \"u\"",
+        ),
+        (
+            json!({"allow": true, "type": "p", "access": "r"}),
+            "type: invalid cgroup device type \"p\"",
+        ),
+        (
+            json!({"allow": true, "type": "c", "access": "rx"}),
+            "access: unknown access 'x'",
+        ),
+        (
+            json!({"allow": true, "type": "c", "major": -2, "access": "r"}),
+            "major: -2 is out of range",
+        ),
+        (
+            json!({"allow": true, "type": "c", "minor": 4294967296i64, "access": "r"}),
+            "minor: 4294967296 is out of range",
+        ),
     ];
     for (rule, want) in cases {
-        let err = effective(&spec_rules(json!([rule])), &[]).unwrap_err().to_string();
+        let err = effective(&spec_rules(json!([rule])), &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(want), "{err} lacks {want}");
         assert!(err.starts_with("linux.resources.devices[0] "), "{err}");
     }
@@ -130,7 +150,8 @@ fn bad_type_access_and_numbers_are_refused() {
 
 #[test]
 fn major_minus_one_is_a_wildcard_as_in_runc() {
-    let rules = spec_rules(json!([{"allow": true, "type": "c", "major": -1, "minor": 3, "access": "r"}]));
+    let rules =
+        spec_rules(json!([{"allow": true, "type": "c", "major": -1, "minor": 3, "access": "r"}]));
     let emu = target(&checked_rules(&rules).unwrap()).unwrap();
     assert_eq!(emu, list("c *:3 r\n"));
 }
@@ -169,7 +190,12 @@ fn v1_update_writes_only_the_difference_without_deny_all() {
     let got = plan("c 1:3 rw\nc 1:5 rwm\nc 1:7 rwm\n", &rules);
     assert_eq!(
         got,
-        ["deny c 1:5 wm", "deny c 1:7 rwm", "allow c 1:3 m", "allow b 8:* m"]
+        [
+            "deny c 1:5 wm",
+            "deny c 1:7 rwm",
+            "allow c 1:3 m",
+            "allow b 8:* m"
+        ]
     );
     // Already there: nothing to write.
     assert!(plan("b 8:* m\nc 1:3 rwm\nc 1:5 r\n", &rules).is_empty());
@@ -181,9 +207,15 @@ fn v1_to_allow_all_writes_allow_all_then_the_denies() {
         {"allow": true, "access": "rwm"},
         {"allow": false, "type": "b", "major": 8, "minor": 0, "access": "w"},
     ]));
-    assert_eq!(plan("c 1:3 rwm\n", &rules), ["allow a *:* rwm", "deny b 8:0 w"]);
+    assert_eq!(
+        plan("c 1:3 rwm\n", &rules),
+        ["allow a *:* rwm", "deny b 8:0 w"]
+    );
     // An allow-all cgroup may hold deny exceptions devices.list cannot show: start over.
-    assert_eq!(plan("a *:* rwm\n", &rules), ["allow a *:* rwm", "deny b 8:0 w"]);
+    assert_eq!(
+        plan("a *:* rwm\n", &rules),
+        ["allow a *:* rwm", "deny b 8:0 w"]
+    );
 }
 
 #[test]

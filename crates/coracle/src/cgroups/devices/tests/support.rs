@@ -21,7 +21,11 @@ pub(super) struct TempCgroup(PathBuf);
 
 impl TempCgroup {
     pub(super) fn new(parent: &Path) -> TempCgroup {
-        let dir = parent.join(format!("coracle-devtest-{}-{}", std::process::id(), unique()));
+        let dir = parent.join(format!(
+            "coracle-devtest-{}-{}",
+            std::process::id(),
+            unique()
+        ));
         std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         TempCgroup(dir)
     }
