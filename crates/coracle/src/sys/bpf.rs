@@ -284,3 +284,39 @@ pub fn prog_info(prog: BorrowedFd<'_>) -> nix::Result<ProgInfo> {
         name: String::from_utf8_lossy(&info.name[..len]).into_owned(),
     })
 }
+
+/// The program's instructions as the kernel holds them after verification
+/// (BPF_OBJ_GET_INFO_BY_FD `xlated_prog_insns`; needs CAP_SYS_ADMIN or CAP_PERFMON).
+pub fn prog_xlated(prog: BorrowedFd<'_>) -> nix::Result<Vec<Insn>> {
+    let mut insns: Vec<Insn> = Vec::new();
+    // Twice: the first call reports the length, the second copies that much.
+    for _ in 0..2 {
+        let mut info = ProgInfoPrefix {
+            xlated_prog_len: (insns.len() * std::mem::size_of::<Insn>()) as u32,
+            xlated_prog_insns: insns.as_mut_ptr() as u64,
+            ..Default::default()
+        };
+        let mut attr = InfoByFdAttr {
+            bpf_fd: prog.as_raw_fd() as u32,
+            info_len: std::mem::size_of::<ProgInfoPrefix>() as u32,
+            info: &mut info as *mut ProgInfoPrefix as u64,
+        };
+        // SAFETY: `info` is a writable repr(C) struct of `info_len` bytes; its only
+        // non-null pointer, xlated_prog_insns, points to `insns`, writable for the
+        // xlated_prog_len bytes stated; both are exclusively borrowed for the call.
+        unsafe { bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr)? };
+        let n = info.xlated_prog_len as usize / std::mem::size_of::<Insn>();
+        if n <= insns.len() {
+            insns.truncate(n);
+            return Ok(insns);
+        }
+        let zero = Insn {
+            code: 0,
+            regs: 0,
+            off: 0,
+            imm: 0,
+        };
+        insns = vec![zero; n];
+    }
+    Err(Errno::EAGAIN)
+}

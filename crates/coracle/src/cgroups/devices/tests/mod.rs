@@ -3,6 +3,7 @@
 //! pure-v2 guest).
 
 mod interp;
+mod kernel_runc;
 mod kernel_v1;
 mod kernel_v2;
 mod program;
