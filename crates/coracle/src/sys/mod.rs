@@ -3,6 +3,7 @@
 //! Every `unsafe` block in the library lives under this module and carries a
 //! `// SAFETY:` note. Callers get safe functions returning `nix::Result`.
 
+pub mod bpf;
 pub mod clone;
 pub mod fd;
 pub mod mount;
