@@ -192,10 +192,13 @@ impl Container {
             created: state::now_rfc3339(),
             annotations: bundle.spec.annotations().clone().unwrap_or_default(),
             config: bundle.spec.clone(),
-            cgroup: Some(cgroup.paths()),
+            cgroup: None,
         };
-        let spawned = cgroup::prepare(&cgroup, &bundle.spec)
-            .and_then(|()| spawn_init(&dir, &bundle, &plan, opts, &cgroup, &mut state));
+        let spawned = cgroup::prepare(&cgroup, &bundle.spec).and_then(|()| {
+            // After create: the state must list the directories it made, for delete.
+            state.cgroup = Some(cgroup.paths());
+            spawn_init(&dir, &bundle, &plan, opts, &cgroup, &mut state)
+        });
         match spawned {
             Ok(child) => Ok(Container {
                 dir,

@@ -137,7 +137,13 @@ pub fn events(store: &Store, args: &EventsArgs) -> Result<i32, CliError> {
             return Ok(0);
         }
         if std::time::Instant::now() >= next {
-            write_stdout(stats(&monitor)?.as_bytes())?;
+            match stats(&monitor) {
+                Ok(line) => write_stdout(line.as_bytes())?,
+                // Deleted between two polls: the cgroup went with it. That is the end
+                // of the stream, not an error.
+                Err(_) if monitor.exited() => return Ok(0),
+                Err(e) => return Err(e),
+            }
             next += args.interval;
         }
     }

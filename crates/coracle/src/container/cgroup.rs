@@ -43,7 +43,7 @@ fn effective_resources(spec: &Spec) -> LinuxResources {
 
 impl Container {
     /// The container's cgroup manager, when it has a cgroup.
-    fn cgroup(&self) -> Result<Option<Manager>, Error> {
+    pub(super) fn cgroup(&self) -> Result<Option<Manager>, Error> {
         match &self.state.cgroup {
             Some(paths) => Ok(Some(Manager::from_paths(paths)?)),
             None => Ok(None),
@@ -134,24 +134,17 @@ impl Container {
     }
 
     /// Apply new limits live and remember them in the state (`update`). Fields left
-    /// out keep their values.
+    /// out keep their values; device rules are not updated.
     pub fn update(&mut self, resources: &LinuxResources) -> Result<(), Error> {
         self.require(
             "update",
             &[Status::Created, Status::Running, Status::Paused],
         )?;
         let m = self.require_cgroup("update")?;
+        // As runc: the device rules stay those of create (engines pass the whole
+        // resources object back, devices included, and expect nothing to change).
         let mut resources = resources.clone();
-        if let Some(rules) = resources.devices().clone() {
-            let created = self
-                .state
-                .config
-                .linux()
-                .as_ref()
-                .and_then(|l| l.devices().clone())
-                .unwrap_or_default();
-            resources.set_devices(Some(devices::container_rules(&rules, &created)));
-        }
+        resources.set_devices(None);
         m.set(&resources)?;
         self.state.config = merge_resources(&self.state.config, &resources)?;
         self.dir.write_state(&self.state)?;
@@ -206,6 +199,13 @@ impl Monitor {
     /// A watcher of OOM kills in the container's cgroup.
     pub fn oom_watcher(&self) -> Result<OomWatcher, Error> {
         Ok(self.cgroup.oom_watcher()?)
+    }
+
+    /// Whether the init has exited.
+    pub fn exited(&self) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = [PollFd::new(self.init.as_fd(), PollFlags::POLLIN)];
+        poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
     }
 
     /// A pidfd of the init: readable once it has exited.

@@ -89,9 +89,13 @@ impl Container {
             close_in_child: &[self.dir.lock_fd()],
             cgroup: cgroup.as_ref().map(|fd| fd.as_fd()),
         };
-        // HOOK(cgroups, v1): join every hierarchy here (`Manager::apply(pid)`), before
-        // the process may run; on v2 `exec_cgroup` makes clone3 place it at birth.
-        let spawned = spawn_exec::spawn(&args, |_pid| Ok(()))?;
+        // Into the container's cgroup before the process may run: at birth on v2
+        // (clone3 CLONE_INTO_CGROUP with `cgroup`), else through cgroup.procs.
+        let manager = self.cgroup()?;
+        let spawned = spawn_exec::spawn(&args, |pid| match (&manager, &cgroup) {
+            (Some(m), None) => Ok(m.apply(pid.as_raw())?),
+            _ => Ok(()),
+        })?;
         let process = ExecProcess {
             pid: spawned.pid,
             pidfd: spawned.pidfd,
@@ -109,21 +113,17 @@ impl Container {
     }
 
     /// Whether the container is paused (its cgroup frozen).
-    ///
-    /// HOOK(cgroups): derived from `status()` today, which cannot see a freezer yet;
-    /// the lead answers it from the cgroup manager (`Manager::is_frozen`).
     pub fn is_paused(&self) -> bool {
-        self.status() == Status::Paused
+        self.is_frozen()
     }
 
-    /// The cgroup v2 directory fd the exec'd process is cloned into.
-    ///
-    /// HOOK(cgroups): `None` today, and that is exact: `create` refuses
-    /// `linux.cgroupsPath` and `linux.resources`, so a container has no cgroup of its
-    /// own and its init stays in its creator's. Once containers get one, this returns
-    /// `Manager::from_paths(..).clone_fd()` (v2; v1 joins in the `place` step).
+    /// The cgroup v2 directory fd the exec'd process is cloned into (None on v1 and
+    /// hybrid hosts, where it joins through cgroup.procs).
     fn exec_cgroup(&self) -> Result<Option<OwnedFd>, Error> {
-        Ok(None)
+        match self.cgroup()? {
+            Some(m) => Ok(m.clone_fd()?),
+            None => Ok(None),
+        }
     }
 
     /// Refuse what exec cannot honour yet, naming the option or field (fail closed).
