@@ -7,15 +7,13 @@ const DEFAULT_CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SE
 
 /// The config.json `coracle spec` writes, like `runc spec`.
 ///
-/// Identical to runc 1.1's template except `ociVersion` (ours, [`crate::OCI_VERSION`]),
-/// `hostname` (`coracle`), and, until the terminal work lands, `process.terminal:
-/// false`: this build refuses a terminal, and the template it writes must run as
-/// written.
+/// Identical to runc 1.1's template except `ociVersion` (ours, [`crate::OCI_VERSION`])
+/// and `hostname` (`coracle`).
 pub fn default_spec() -> Value {
     json!({
         "ociVersion": crate::OCI_VERSION,
         "process": {
-            "terminal": false,
+            "terminal": true,
             "user": { "uid": 0, "gid": 0 },
             "args": ["sh"],
             "env": [
