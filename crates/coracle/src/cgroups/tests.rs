@@ -324,7 +324,7 @@ fn cgroups_kill_all_other_signals_go_through_freeze_signal_thaw() {
 fn cgroups_stats_show_the_memory_and_cpu_a_child_uses() {
     let cg = TestCg::new();
     let mut p = Proc::gated(
-        "v=$(/bin/busybox head -c 8000000 /dev/zero | /bin/busybox tr '\\0' a); echo >&2 ${#v}; /bin/busybox sleep 60",
+        "v=$(/bin/busybox yes abcdefghijklmnop | /bin/busybox head -c 8000000); /bin/busybox sleep 60; echo ${#v}",
     );
     cg.m.apply(p.pid()).unwrap();
     p.go();

@@ -177,7 +177,7 @@ fn cgroups_memory_v1_only_knobs_or_errors_on_v2() {
 fn cgroups_memory_check_before_update_rejects_a_limit_below_usage() {
     let cg = TestCg::new();
     let mut p = Proc::gated(
-        "v=$(/bin/busybox head -c 8000000 /dev/zero | /bin/busybox tr '\\0' a); /bin/busybox sleep 60",
+        "v=$(/bin/busybox yes abcdefghijklmnop | /bin/busybox head -c 8000000); /bin/busybox sleep 60; echo ${#v}",
     );
     cg.m.apply(p.pid()).unwrap();
     p.go();
