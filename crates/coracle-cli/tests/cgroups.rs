@@ -111,8 +111,8 @@ fn resources_reach_the_cgroup_files() {
     if unified() {
         assert_eq!(read(&mem, "memory.max"), "67108864");
         assert_eq!(read(&mem, "memory.low"), "33554432");
-        // runc's conversion: 1 + ((shares - 2) * 9999) / 262142.
-        assert_eq!(read(&cpu, "cpu.weight"), "20");
+        // runc's (1.3.2 and later) quadratic conversion of 512 shares.
+        assert_eq!(read(&cpu, "cpu.weight"), "59");
         assert_eq!(read(&cpu, "cpu.max"), "50000 100000");
     } else {
         assert_eq!(read(&mem, "memory.limit_in_bytes"), "67108864");
