@@ -145,8 +145,9 @@ fn create_device(root: BorrowedFd<'_>, d: &Device, in_userns: bool) -> Result<()
         makedev(d.major, d.minor),
     ) {
         Ok(()) => {}
-        // runc keeps an existing node.
-        Err(Errno::EEXIST) => return Ok(()),
+        // An existing node is kept when it is the requested device (as runc); anything
+        // else there is an error (config-linux: "MUST generate an error").
+        Err(Errno::EEXIST) => return check_existing(parent.fd.as_fd(), &name, d),
         Err(Errno::EPERM) => return bind_device(root, d),
         Err(e) => return Err(sys_err("mknod", &d.path)(e)),
     }
@@ -159,6 +160,28 @@ fn create_device(root: BorrowedFd<'_>, d: &Device, in_userns: bool) -> Result<()
         AtFlags::AT_SYMLINK_NOFOLLOW,
     )
     .map_err(sys_err("chown", &d.path))
+}
+
+fn check_existing(
+    parent: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    d: &Device,
+) -> Result<(), RootfsError> {
+    let st = nix::sys::stat::fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(sys_err("stat", &d.path))?;
+    let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+    if kind == d.kind && st.st_rdev == makedev(d.major, d.minor) {
+        return Ok(());
+    }
+    Err(invalid(
+        "linux.devices",
+        format!(
+            "{} exists and is not the requested device {}:{}",
+            d.path.display(),
+            d.major,
+            d.minor
+        ),
+    ))
 }
 
 fn bind_device(root: BorrowedFd<'_>, d: &Device) -> Result<(), RootfsError> {
