@@ -388,3 +388,25 @@ fn ps_lists_the_container_processes() {
     let gone = rt.cmd(&["ps", &id]);
     assert!(!gone.status.success());
 }
+
+#[test]
+fn the_container_reads_its_own_limits_under_sys_fs_cgroup() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null; touch /sys/fs/cgroup/x 2>&1; true",
+    );
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]
+        }))
+    });
+    with_resources(
+        &mut b,
+        json!({"memory": {"limit": 67108864}, "pids": {"limit": 42}}),
+    );
+    let out = rt.output_of(&b);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["67108864", "42"], "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+}

@@ -165,7 +165,11 @@ fn mount_phase(args: &InitArgs<'_>, chan: &Channel, state_json: &[u8]) -> Result
     chdir(args.bundle).map_err(InitError::path("chdir", args.bundle))?;
     let in_userns =
         args.plan.is_new(LinuxNamespaceType::User) || args.plan.is_joined(LinuxNamespaceType::User);
-    rootfs::prepare(spec, args.rootfs, in_userns)?;
+    let cgroup_dirs: Vec<PathBuf> = args
+        .cgroup
+        .map(|m| m.paths().paths.into_values().collect())
+        .unwrap_or_default();
+    rootfs::prepare_with_cgroups(spec, args.rootfs, in_userns, &cgroup_dirs)?;
     if let Some(h) = spec.hooks() {
         #[allow(deprecated)]
         let runtime_hooks = h.prestart().as_ref().is_some_and(|v| !v.is_empty())

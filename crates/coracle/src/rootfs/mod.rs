@@ -85,6 +85,17 @@ fn selinux_enabled() -> bool {
 /// Relative bind sources resolve against the current directory, which the caller
 /// keeps at the bundle directory, as runc does.
 pub fn prepare(spec: &Spec, rootfs: &Path, in_userns: bool) -> Result<(), RootfsError> {
+    prepare_with_cgroups(spec, rootfs, in_userns, &[])
+}
+
+/// [`prepare`], with the container's own cgroup directories for a `cgroup` mount on
+/// a v1 or hybrid host (bound one per hierarchy, as runc does).
+pub fn prepare_with_cgroups(
+    spec: &Spec,
+    rootfs: &Path,
+    in_userns: bool,
+    cgroup_dirs: &[std::path::PathBuf],
+) -> Result<(), RootfsError> {
     let linux = spec.linux().as_ref();
     let label = linux
         .and_then(|l| l.mount_label().as_deref())
@@ -106,6 +117,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, in_userns: bool) -> Result<(), Rootfs
         root: root.as_fd(),
         in_userns,
         label,
+        cgroup_dirs,
     };
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         mounts::mount_entry(&ctx, i, m)?;

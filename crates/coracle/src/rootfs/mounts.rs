@@ -46,6 +46,9 @@ pub(super) struct Ctx<'a> {
     pub in_userns: bool,
     /// `linux.mountLabel`, already checked against the host.
     pub label: Option<&'a str>,
+    /// The container's own cgroup directories on the host (one per hierarchy), for
+    /// the `cgroup` mount on v1 and hybrid hosts; empty: bind the whole tree.
+    pub cgroup_dirs: &'a [PathBuf],
 }
 
 /// One `mounts[i]` entry with its parsed options.
@@ -250,6 +253,9 @@ fn cgroup(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
         }
         return Ok(r.path);
     }
+    if !ctx.cgroup_dirs.is_empty() {
+        return cgroup_v1(ctx, e, r);
+    }
     let src = open_source(e, Path::new(CGROUP_ROOT))?;
     bind_onto(e, &src, ctx.root, &r, MsFlags::MS_BIND | MsFlags::MS_REC)?;
     let f = e.opts.flags;
@@ -270,6 +276,64 @@ fn cgroup(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
         };
         mount_setattr(fd.as_fd(), c"", AT_EMPTY_PATH | AT_RECURSIVE, &attr)
             .map_err(sys_err("set recursive attributes of", e.dest))?;
+    }
+    Ok(r.path)
+}
+
+/// runc's layout on a v1 or hybrid host: a tmpfs at the destination holding one bind
+/// of the container's own cgroup per hierarchy, named as on the host (`memory`,
+/// `systemd`, `unified`; `cpu,cpuacct` plus `cpu` and `cpuacct` symlinks), so a
+/// process reads its own limits at the usual paths and nothing of its ancestors.
+fn cgroup_v1(ctx: &Ctx<'_>, e: &Entry<'_>, r: Resolved) -> Result<PathBuf, RootfsError> {
+    let per_mount =
+        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let mut tmpfs_opts = e.opts.clone();
+    tmpfs_opts.data = vec!["mode=755".into()];
+    let tmpfs = Entry {
+        typ: "tmpfs",
+        opts: tmpfs_opts,
+        ..*e
+    };
+    let flags = (e.opts.flags | base) - (MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC);
+    fs_mount(ctx, &tmpfs, &r, flags)?;
+    let top = reopen(ctx.root, e, &r.path)?;
+    let mut done: Vec<String> = Vec::new();
+    for dir in ctx.cgroup_dirs {
+        let Some(name) = dir
+            .strip_prefix(CGROUP_ROOT)
+            .ok()
+            .and_then(|rel| rel.components().next())
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        else {
+            continue;
+        };
+        if done.contains(&name) {
+            continue;
+        }
+        let sub_dest = e.dest.join(&name);
+        let sub = resolve(ctx.root, &sub_dest, Create::Dir)
+            .map_err(sys_err("create mount point", &sub_dest))?;
+        let src = open_source(e, dir)?;
+        bind_onto(
+            e,
+            &src,
+            ctx.root,
+            &sub,
+            MsFlags::MS_BIND | (e.opts.flags & per_mount),
+        )?;
+        if name.contains(',') {
+            for part in name.split(',') {
+                nix::unistd::symlinkat(name.as_str(), top.as_fd(), part)
+                    .map_err(sys_err("symlink", &e.dest.join(part)))?;
+            }
+        }
+        done.push(name);
+    }
+    if e.opts.flags.contains(MsFlags::MS_RDONLY) {
+        let remount = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | flags;
+        mount(NONE, &proc_fd_path(top.as_fd()), NONE, remount, NONE)
+            .map_err(sys_err("remount read-only", e.dest))?;
     }
     Ok(r.path)
 }
