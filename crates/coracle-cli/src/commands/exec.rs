@@ -296,6 +296,28 @@ mod tests {
     }
 
     #[test]
+    fn console_socket_goes_with_detach_and_a_terminal_as_in_runc() {
+        let ok = |terminal: bool, v: &[&str]| check_terminal(terminal, &args(v)).is_ok();
+        assert!(ok(true, &["-d", "--console-socket", "/s", "ct", "sh"]));
+        assert!(ok(true, &["ct", "sh"]), "proxied by coracle");
+        assert!(ok(false, &["-d", "ct", "sh"]));
+        let err = |terminal: bool, v: &[&str]| {
+            check_terminal(terminal, &args(v)).unwrap_err().to_string()
+        };
+        assert!(err(true, &["-d", "ct", "sh"]).starts_with("process.terminal: cannot allocate tty"));
+        for (terminal, v) in [
+            (true, &["--console-socket", "/s", "ct", "sh"][..]),
+            (false, &["-d", "--console-socket", "/s", "ct", "sh"][..]),
+            (false, &["--console-socket", "/s", "ct", "sh"][..]),
+        ] {
+            assert!(
+                err(terminal, v).starts_with("--console-socket: cannot use console socket"),
+                "{v:?}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_flags_are_named() {
         let err = |v: &[&str]| from_flags(base(), &args(v)).unwrap_err().to_string();
         assert_eq!(
