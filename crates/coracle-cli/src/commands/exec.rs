@@ -4,6 +4,10 @@
 //! ignored, as in runc) or the container's own `process` with the command and the
 //! flags laid over it (runc's `getProcess`). Failures exit 255 with
 //! `exec failed: ...`, as runc's do; otherwise the exit code is the process's.
+//!
+//! A terminal (`-t`, or `process.terminal` in the file) goes to `--console-socket`
+//! with `--detach`, or is proxied by coracle itself without (`terminal::exec`); other
+//! combinations are refused as runc refuses them.
 
 use std::path::Path;
 
@@ -48,13 +52,19 @@ fn run(store: &Store, args: &ExecArgs) -> Result<i32, CliError> {
             from_flags(base, args)?
         }
     };
+    let terminal = process.terminal() == Some(true);
+    check_terminal(terminal, args)?;
     let opts = ExecOptions {
         process,
         pid_file: args.pid_file.as_deref().map(absolute).transpose()?,
         console_socket: args.console_socket.as_deref().map(absolute).transpose()?,
+        console_stream: None,
         preserve_fds: args.preserve_fds,
         ignore_paused: args.ignore_paused,
     };
+    if terminal && !args.detach {
+        return super::terminal::exec(c, opts);
+    }
     let started = c.exec(&opts).map_err(paused_hint)?;
     // Wait without the container's lock, so state, kill and delete keep working.
     drop(c);
@@ -65,8 +75,25 @@ fn run(store: &Store, args: &ExecArgs) -> Result<i32, CliError> {
     Ok(started.wait()?)
 }
 
+/// runc's checkTerminal: the console socket is for a runtime that detaches (it
+/// cannot proxy the terminal itself then), and only with a terminal.
+fn check_terminal(terminal: bool, args: &ExecArgs) -> Result<(), CliError> {
+    let socket = args.console_socket.is_some();
+    if args.detach && terminal && !socket {
+        return Err(CliError::Msg(
+            "process.terminal: cannot allocate tty if coracle will detach without setting console socket (--console-socket)".into(),
+        ));
+    }
+    if (!args.detach || !terminal) && socket {
+        return Err(CliError::Msg(
+            "--console-socket: cannot use console socket if coracle will not detach or allocate tty".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// runc's wording for a paused container points at the flag.
-fn paused_hint(e: coracle::Error) -> CliError {
+pub(super) fn paused_hint(e: coracle::Error) -> CliError {
     match e {
         coracle::Error::BadStatus {
             status: Status::Paused,
@@ -266,6 +293,28 @@ mod tests {
         // uid alone keeps the gid.
         let p = from_flags(base(), &args(&["-u", "7", "ct", "sh"])).unwrap();
         assert_eq!((p.user().uid(), p.user().gid()), (7, 0));
+    }
+
+    #[test]
+    fn console_socket_goes_with_detach_and_a_terminal_as_in_runc() {
+        let ok = |terminal: bool, v: &[&str]| check_terminal(terminal, &args(v)).is_ok();
+        assert!(ok(true, &["-d", "--console-socket", "/s", "ct", "sh"]));
+        assert!(ok(true, &["ct", "sh"]), "proxied by coracle");
+        assert!(ok(false, &["-d", "ct", "sh"]));
+        let err = |terminal: bool, v: &[&str]| {
+            check_terminal(terminal, &args(v)).unwrap_err().to_string()
+        };
+        assert!(err(true, &["-d", "ct", "sh"]).starts_with("process.terminal: cannot allocate tty"));
+        for (terminal, v) in [
+            (true, &["--console-socket", "/s", "ct", "sh"][..]),
+            (false, &["-d", "--console-socket", "/s", "ct", "sh"][..]),
+            (false, &["--console-socket", "/s", "ct", "sh"][..]),
+        ] {
+            assert!(
+                err(terminal, v).starts_with("--console-socket: cannot use console socket"),
+                "{v:?}"
+            );
+        }
     }
 
     #[test]

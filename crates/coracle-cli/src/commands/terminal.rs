@@ -1,14 +1,17 @@
-//! `run` with `process.terminal` and without `--detach`: as runc, coracle receives the
-//! pty master itself and proxies it to its own stdio. The caller's terminal is put in
-//! raw mode (output processing kept, so `\n` still returns the carriage) and restored
-//! on the way out; window-size changes (SIGWINCH) reach the container's pty; other
-//! signals runc forwards go to the init; the exit status is the container's.
+//! `run` and `exec` with `process.terminal` and without `--detach`: as runc, coracle
+//! receives the pty master itself and proxies it to its own stdio. The caller's
+//! terminal is put in raw mode (output processing kept, so `\n` still returns the
+//! carriage) and restored on the way out; window-size changes (SIGWINCH) reach the
+//! container's pty; other signals runc forwards go to the process (the init, or the
+//! exec'd process); the exit status is that process's. Both commands share one
+//! implementation: [`prepare`] and [`proxy`].
 
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use coracle::console::{recv_master, WinSize};
+use coracle::container::exec::{ExecOptions, ExecProcess};
 use coracle::state::{StateError, Store};
 use coracle::sys::pidfd::{pidfd_open, pidfd_send_signal};
 use coracle::sys::tty;
@@ -83,7 +86,7 @@ pub fn run(store: &Store, id: &str, mut opts: CreateOptions) -> Result<i32, CliE
     }
     // Wait without holding the container's lock, as the library's run does.
     drop(c);
-    let code = proxy(&master, &pidfd, &host);
+    let code = proxy(&master, pidfd.as_fd(), &host);
     drop(raw);
     drop(master);
     let code = code?;
@@ -93,6 +96,57 @@ pub fn run(store: &Store, id: &str, mut opts: CreateOptions) -> Result<i32, CliE
         Err(e) => return Err(e.into()),
     }
     Ok(code)
+}
+
+/// `exec -t` without `--detach`: exec with the master sent to a socketpair of ours,
+/// proxy until the process exits; its exit code (128+N for signal N).
+pub fn exec(c: Container, mut opts: ExecOptions) -> Result<i32, CliError> {
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| sys("console socketpair", e))?;
+    opts.console_stream = Some(Arc::new(theirs));
+    let host = HostTerminal::find();
+    // Unlike the init, the exec'd process runs as soon as `exec` returns and may ask
+    // for its size at once: its pty is born with the caller's (the proxy keeps the
+    // two in step afterwards).
+    if let Some(size) = host.size() {
+        let b = oci_spec::runtime::BoxBuilder::default()
+            .height(size.rows)
+            .width(size.cols)
+            .build()
+            .map_err(|e| CliError::Msg(format!("process.consoleSize: {e}")))?;
+        opts.process.set_console_size(Some(b));
+    }
+    let started = c.exec(&opts).map_err(super::exec::paused_hint)?;
+    drop(opts);
+    // Wait without holding the container's lock, as plain `exec` does.
+    drop(c);
+    let attached = recv_master(ours.as_fd())
+        .map_err(|e| CliError::Msg(e.to_string()))
+        .and_then(|(_, master)| {
+            let raw = prepare(&master, &host)?;
+            Ok((master, raw))
+        });
+    let (master, raw) = match attached {
+        Ok(v) => v,
+        Err(e) => {
+            kill(&started);
+            return Err(e);
+        }
+    };
+    let code = proxy(&master, started.pidfd(), &host);
+    drop(raw);
+    code
+}
+
+/// Kill and reap an exec'd process we cannot attach to.
+fn kill(p: &ExecProcess) {
+    let _ = pidfd_send_signal(p.pidfd(), libc::SIGKILL);
+    let _ = waitid(Id::PIDFd(p.pidfd()), WaitPidFlag::WEXITED);
 }
 
 fn sys(op: &str, e: Errno) -> CliError {
@@ -173,7 +227,7 @@ fn prepare<'a>(master: &OwnedFd, host: &'a HostTerminal) -> Result<Option<RawMod
 
 /// Copy stdin to the master and the master to stdout until the container exited and
 /// its output is drained; returns the exit code.
-fn proxy(master: &OwnedFd, pidfd: &OwnedFd, host: &HostTerminal) -> Result<i32, CliError> {
+fn proxy(master: &OwnedFd, pidfd: BorrowedFd<'_>, host: &HostTerminal) -> Result<i32, CliError> {
     let mut set = SigSet::empty();
     for s in FORWARDED {
         set.add(s);
@@ -199,7 +253,7 @@ fn proxy(master: &OwnedFd, pidfd: &OwnedFd, host: &HostTerminal) -> Result<i32, 
             PollFd::new(master.as_fd(), master_events),
             PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
             PollFd::new(
-                pidfd.as_fd(),
+                pidfd,
                 if exited {
                     PollFlags::empty()
                 } else {
@@ -243,7 +297,7 @@ fn proxy(master: &OwnedFd, pidfd: &OwnedFd, host: &HostTerminal) -> Result<i32, 
                         let _ = tty::set_window_size(master.as_fd(), size);
                     }
                 } else {
-                    let _ = pidfd_send_signal(pidfd.as_fd(), info.ssi_signo as i32);
+                    let _ = pidfd_send_signal(pidfd, info.ssi_signo as i32);
                 }
             }
         }
@@ -264,7 +318,7 @@ fn proxy(master: &OwnedFd, pidfd: &OwnedFd, host: &HostTerminal) -> Result<i32, 
     }
     if !exited {
         // Every holder of the slave closed it: the container is exiting.
-        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [PollFd::new(pidfd, PollFlags::POLLIN)];
         loop {
             match poll(&mut fds, PollTimeout::NONE) {
                 Err(Errno::EINTR) => continue,
@@ -273,8 +327,7 @@ fn proxy(master: &OwnedFd, pidfd: &OwnedFd, host: &HostTerminal) -> Result<i32, 
             }
         }
     }
-    let status =
-        waitid(Id::PIDFd(pidfd.as_fd()), WaitPidFlag::WEXITED).map_err(|e| sys("waitid", e))?;
+    let status = waitid(Id::PIDFd(pidfd), WaitPidFlag::WEXITED).map_err(|e| sys("waitid", e))?;
     Ok(match status {
         WaitStatus::Exited(_, code) => code,
         WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,

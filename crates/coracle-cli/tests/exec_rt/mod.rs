@@ -2,6 +2,8 @@
 //! `--root`, so every check runs against both.
 #![allow(dead_code)]
 
+mod terminal;
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,12 +1,14 @@
 //! `exec`: another process in a running (or created) container.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
 use super::{io_errno, sys_err, Container, Error};
+use crate::console::ConsoleTarget;
 use crate::members;
 use crate::process::exec::{self as spawn_exec, ExecArgs};
 use crate::state::Status;
@@ -21,6 +23,10 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     /// Unix socket to send the pty master to (`process.terminal`).
     pub console_socket: Option<PathBuf>,
+    /// An already connected socket the pty master is sent to instead of
+    /// `console_socket`: how `exec -t` without `--detach` receives the terminal it
+    /// proxies.
+    pub console_stream: Option<Arc<OwnedFd>>,
     /// Pass fds 3..3+N to the process.
     pub preserve_fds: u32,
     /// Exec into a paused container too (the process starts frozen).
@@ -40,6 +46,11 @@ impl ExecProcess {
         self.pid.as_raw()
     }
 
+    /// Its pidfd (to wait on or signal it without racing pid reuse).
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
     /// Wait for it, forwarding the signals runc forwards; returns its exit code
     /// (128+N when killed by signal N).
     pub fn wait(self) -> Result<i32, Error> {
@@ -53,8 +64,12 @@ impl ExecProcess {
 impl Container {
     /// Start `opts.process` inside the container: it joins every namespace of the
     /// init, gets the process's rlimits, user, capabilities, no_new_privs, labels and
-    /// cwd, and only fds 0-2 plus `preserve_fds`. Returns once its execve succeeded;
-    /// a failure before that (a missing program, a bad cwd) is the error.
+    /// cwd, and only fds 0-2 plus `preserve_fds`. With `process.terminal` it gets a
+    /// pty of the container's devpts as controlling terminal and stdio, whose master
+    /// goes to `console_stream` or `console_socket` (one is required then, and
+    /// refused without a terminal). Returns once its execve succeeded; a failure
+    /// before that (a missing program, a bad cwd, an unreachable console socket) is
+    /// the error.
     ///
     /// Allowed while the container is created or running (as runc); refused when it is
     /// stopped, or paused unless `ignore_paused`.
@@ -88,6 +103,11 @@ impl Container {
             preserve_fds: opts.preserve_fds,
             close_in_child: &[self.dir.lock_fd()],
             cgroup: cgroup.as_ref().map(|fd| fd.as_fd()),
+            console: match (&opts.console_stream, &opts.console_socket) {
+                (Some(sock), _) => Some(ConsoleTarget::Stream(sock.as_fd())),
+                (None, Some(path)) => Some(ConsoleTarget::Path(path)),
+                (None, None) => None,
+            },
         };
         // Into the container's cgroup before the process may run: at birth on v2
         // (clone3 CLONE_INTO_CGROUP with `cgroup`), else through cgroup.procs.
@@ -133,13 +153,21 @@ impl Container {
                 "{field}: {what} is not supported yet"
             )))
         };
-        // HOOK(console): a pty for the exec'd process, its master sent to the socket.
-        if opts.console_socket.is_some() {
-            return no("--console-socket", "a console socket for exec");
-        }
+        // A terminal needs somewhere to send its master, a console socket a terminal.
         let p = &opts.process;
-        if p.terminal() == Some(true) {
-            return no("process.terminal", "a terminal for exec");
+        let terminal = p.terminal() == Some(true);
+        let target = opts.console_socket.is_some() || opts.console_stream.is_some();
+        if terminal && !target {
+            return Err(Error::Unsupported(
+                "process.terminal: a terminal for exec needs a console socket (--console-socket)"
+                    .into(),
+            ));
+        }
+        if target && !terminal {
+            return Err(Error::Unsupported(
+                "--console-socket: a console socket for exec needs a terminal (process.terminal)"
+                    .into(),
+            ));
         }
         if p.io_priority().is_some() {
             return no("process.ioPriority", "io priority");

@@ -4,7 +4,9 @@
 //! namespace grants the privileges for the rest, the mount namespace puts us at the
 //! container's root), rlimits and labels while fully privileged, the bounding set
 //! before the uid switch (PR_CAPBSET_DROP needs CAP_SETPCAP), the capability sets
-//! after it, no_new_privs, then fd and signal hygiene, execve.
+//! after it, no_new_privs, then fd and signal hygiene, execve. With
+//! `process.terminal`, the pty comes right after `setsid()` (a session leader without
+//! a terminal can take one) and the mount namespace (so it is the container's devpts).
 
 use std::ffi::CString;
 
@@ -16,7 +18,7 @@ use super::ExecArgs;
 use crate::process::init::{find_program, new_session_keyring, with_home};
 use crate::process::sync::{Channel, Msg};
 use crate::process::InitError;
-use crate::{security, sys};
+use crate::{console, security, sys};
 
 enum Never {}
 
@@ -45,6 +47,10 @@ fn setup(args: &ExecArgs<'_>, join: CloneFlags, chan: &Channel) -> Result<Never,
     new_session_keyring(args.id)?;
 
     let process = args.process;
+    if process.terminal() == Some(true) {
+        // No /dev/console bind for an exec'd process: that is the init's (as runc).
+        console::setup_and_send(chan, console::console_size(process), false)?;
+    }
     // Read while still root, from the container's /etc/passwd (the mount namespace
     // made the container's root ours).
     let env = with_home(args.env, process.user().uid());
@@ -52,6 +58,9 @@ fn setup(args: &ExecArgs<'_>, join: CloneFlags, chan: &Channel) -> Result<Never,
     security::apply_labels(process)?;
     let caps = process.capabilities().as_ref();
     security::drop_bounding_set(caps)?;
+    // While still root: the process user gets its stdio (pipes, the pty slave), so it
+    // can reopen them through /proc/self/fd (runc's fixStdioPermissions, exec too).
+    console::stdio::fix_ownership(process.user().uid())?;
     security::switch_user(process.user())?;
     // After the switch, so that the cwd is checked with the process's own permissions.
     chdir(process.cwd()).map_err(InitError::path("chdir to cwd", process.cwd()))?;

@@ -9,7 +9,9 @@
 //! pidfd pins the very process `state.json` names (no /proc path to race).
 //!
 //! Sync: the child waits for `Continue` (the parent has written oom_score_adj and,
-//! later, placed it in the cgroup), sets itself up, sends `Execing` just before
+//! later, placed it in the cgroup), sets itself up (sending its pty master as
+//! `Console` with `process.terminal`; the parent passes it on to
+//! [`ExecArgs::console`]), sends `Execing` just before
 //! execve and then either the execve error or nothing: the socket is close-on-exec,
 //! so EOF after `Execing` means the program runs, EOF before it means the child died
 //! during setup.
@@ -29,6 +31,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Process};
 
 use super::sync::{channel_pair, Channel, Expected, Msg, SyncError};
 use super::InitError;
+use crate::console::{self, ConsoleTarget};
 use crate::namespaces::clone_flag;
 use crate::procfs::ProcFs;
 use crate::sys::clone::{clone3, CloneArgs, CloneResult};
@@ -56,6 +59,8 @@ pub struct ExecArgs<'a> {
     /// CLONE_INTO_CGROUP, so the process is born in it. `None` until the lead wires
     /// the cgroup manager in (`Container::exec_cgroup`).
     pub cgroup: Option<BorrowedFd<'a>>,
+    /// Where the pty master goes when `process.terminal` is set (required then).
+    pub console: Option<ConsoleTarget<'a>>,
 }
 
 /// A process started inside the container, not yet reaped (it is our child).
@@ -282,16 +287,32 @@ fn release(
         )?;
     }
     chan.send(&Msg::Continue(Vec::new()), None)?;
-    match chan.recv() {
-        Ok((Msg::Execing, _)) => {}
-        Ok((Msg::Error(e), _)) => return Err(InitError::Peer(Expected::Peer(e))),
-        Ok((m, _)) => return Err(InitError::Peer(Expected::Unexpected(format!("{m:?}")))),
-        Err(SyncError::Closed) => {
-            return Err(InitError::Exec(
-                "exec'd process exited during setup, before execve".into(),
-            ))
+    let mut console_sent = false;
+    loop {
+        match chan.recv() {
+            Ok((Msg::Console, Some(master))) if !console_sent => {
+                let target = args.console.ok_or(InitError::Config(
+                    "process.terminal: no console socket for the pty master",
+                ))?;
+                // Our copy of the master closes when this arm ends.
+                console::deliver(target, master.as_fd())?;
+                console_sent = true;
+            }
+            Ok((Msg::Execing, _)) => break,
+            Ok((Msg::Error(e), _)) => return Err(InitError::Peer(Expected::Peer(e))),
+            Ok((m, _)) => return Err(InitError::Peer(Expected::Unexpected(format!("{m:?}")))),
+            Err(SyncError::Closed) => {
+                return Err(InitError::Exec(
+                    "exec'd process exited during setup, before execve".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
+    }
+    if args.process.terminal() == Some(true) && !console_sent {
+        return Err(InitError::Peer(Expected::Unexpected(
+            "Execing before the pty master (process.terminal)".into(),
+        )));
     }
     match chan.recv() {
         // execve closed the child's (close-on-exec) end: the program runs.
