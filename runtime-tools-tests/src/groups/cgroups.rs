@@ -134,11 +134,18 @@ fn v2(t: &mut T) {
         ("memory.low", "33554432"),
         ("memory.swap.max", "67108864"),
         ("pids.max", "42"),
-        ("cpu.weight", "20"),
         ("cpu.max", "50000 100000"),
         ("cpuset.cpus", "0"),
         ("cpuset.mems", "0"),
     ] {
         t.eq(file, read("", &path, file), Some(v.to_string()));
     }
+    // The spec leaves shares -> weight to the runtime: runc before 1.3.2 (and crun
+    // before 1.23) map 512 linearly to 20, newer ones quadratically to 59.
+    let weight = read("", &path, "cpu.weight");
+    t.check(
+        "cpu.weight",
+        matches!(weight.as_deref(), Some("20" | "59")),
+        || format!("got {weight:?}, want 20 (linear) or 59 (quadratic)"),
+    );
 }
