@@ -18,13 +18,19 @@ echo "net links:  $(ls /sys/class/net | tr "\n" " ")"
 echo "mounts:     $(wc -l < /proc/self/mounts)"
 echo "uid:        $(id -u)"
 echo "caps (eff): $(grep CapEff /proc/self/status | cut -f2)"
-echo "root dir:   $(ls / | tr "\n" " ")"'
+echo "root dir:   $(ls / | tr "\n" " ")"
+echo "mem limit:  $(cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null)"
+echo "pids limit: $(cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null)"'
 # The bundle's args become the script above.
 python3 - "$bundle/config.json" "$show" <<'PY'
 import json, sys
 path, script = sys.argv[1], sys.argv[2]
 c = json.load(open(path))
 c["process"]["args"] = ["sh", "-c", script]
+# A cgroup of its own with limits, and its cgroup tree mounted where tools look.
+c["linux"]["resources"].update({"memory": {"limit": 128 << 20}, "pids": {"limit": 64}})
+c["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                    "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
 json.dump(c, open(path, "w"), indent=2)
 PY
 echo "== on the host"
