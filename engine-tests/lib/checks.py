@@ -206,6 +206,9 @@ def removal_leaves_nothing(e):
     with d as c:
         dirs = [p for p in pid_cgroup_dirs(c.pid).values() if c.id in p or c.name in p]
         expect(dirs, "the container's cgroups should name it: %s" % pid_cgroup_dirs(c.pid))
+        roots = e.runtime_roots()
+        expect(any(os.path.isdir(os.path.join(r, c.id)) for r in roots),
+               "no runtime state for %s under %s while it runs" % (c.id, roots))
         pid, cid, name = c.pid, c.id, c.name
     # removed by __exit__
     def leftovers():

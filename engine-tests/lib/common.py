@@ -327,6 +327,7 @@ def shape_value(v, ids):
         v = TAG.sub("<tag>", v)
         v = re.sub(r"[0-9a-f]{64}", "<id>", v)
         base = re.sub(r"[0-9]{4,}", "N", os.path.basename(v))
+        base = re.sub(r"\.[A-Za-z0-9]{6}$", ".*", base)  # mkstemp-style suffixes
         parent = os.path.basename(os.path.dirname(v))
         if "<" in parent:
             return "<dir>/%s/%s" % (parent, base)

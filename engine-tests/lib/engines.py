@@ -9,7 +9,7 @@ import shutil
 import signal
 import time
 
-from common import Result, sh, wait_until, write_wrapper, kill_group, find_processes
+from common import Result, sh, wait_until, write_wrapper, find_processes, read_calls
 
 MiB = 1024 * 1024
 
@@ -45,8 +45,15 @@ class Engine:
         return n
 
     def runtime_roots(self):
-        """Directories where the runtime may keep its state for this engine's containers."""
-        return ["/run/runc", "/run/coracle", "/run/crun"]
+        """Directories where the runtime keeps state for this engine's containers: every
+        --root the engine passed (from the call log), else the runtimes' defaults."""
+        roots = []
+        for engine, argv in read_calls(self.calls_log):
+            if engine == self.name and "--root" in argv[:-1]:
+                r = argv[argv.index("--root") + 1]
+                if r not in roots:
+                    roots.append(r)
+        return roots or ["/run/runc", "/run/coracle", "/run/crun"]
 
     def stop_daemon(self, pidfile_or_pid):
         """SIGTERM the daemon we started, SIGKILL after 15 s."""
@@ -195,14 +202,13 @@ class Podman(DockerLike):
         for d in ("root", "runroot", "tmp"):
             os.makedirs(os.path.join(t, d), exist_ok=True)
         # Our own containers.conf and storage.conf (by env, nothing under /etc changes).
-        # default_ulimits: podman's built-in nofile=1048576 needs CAP_SYS_RESOURCE to raise
-        # the hard limit, which this host's bounding set lacks: pass the host's own limits.
-        import resource
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # default_ulimits = []: no rlimits in the spec. Podman's own defaults for root
+        # (nofile 1048576, nproc) need CAP_SYS_RESOURCE to raise the hard limits, and this
+        # host's bounding set lacks it (even the host's own hard limits fail for nproc here).
         with open(os.path.join(t, "containers.conf"), "w") as f:
             f.write(
                 '[containers]\n'
-                'default_ulimits = ["nofile=%d:%d"]\n'
+                'default_ulimits = []\n'
                 'netns = "none"\n'
                 'log_driver = "k8s-file"\n'
                 'cgroupns = "host"\n'
@@ -211,7 +217,7 @@ class Podman(DockerLike):
                 'events_logger = "file"\n'
                 'events_logfile_path = "%s/events.log"\n'
                 'tmp_dir = "%s/tmp"\n'
-                'volume_path = "%s/root/volumes"\n' % (hard, hard, t, t, t))
+                'volume_path = "%s/root/volumes"\n' % (t, t, t))
         with open(os.path.join(t, "storage.conf"), "w") as f:
             f.write('[storage]\ndriver = "vfs"\nrunroot = "%s/runroot"\ngraphroot = "%s/root"\n'
                     % (t, t))
@@ -232,6 +238,9 @@ class Podman(DockerLike):
 
     def image_args(self):
         return ["--cgroup-parent", self.cgroup_parent, "--rootfs", self.rootfs]
+
+    def remove(self, name):
+        return self.c("rm", "-f", "-t", "0", name)
 
     def stats(self, name):
         return self.c("stats", "--no-stream", "--format", "json", name)
@@ -300,9 +309,6 @@ class Docker(DockerLike):
             return False
         return s.get("PIDs") not in (None, "0", "") and not s.get("MemUsage", "0B").startswith("0B")
 
-    def runtime_roots(self):
-        return [os.path.join(self.tmp, "exec")]
-
     def shutdown(self):
         out = []
         if self.daemon_pid is None:
@@ -355,9 +361,6 @@ class Containerd(Engine):
 
     def ctr(self, *args, timeout=60):
         return sh(["ctr", "-a", self.sock, "-n", self.ns] + list(args), timeout=timeout)
-
-    def runtime_roots(self):
-        return [os.path.join(self.runc_root, self.ns)]
 
     def spec_file(self, name, cmd, opts, tty):
         """A full OCI config for the options ctr has no flag for (user, hostname, pids)."""
