@@ -33,7 +33,8 @@ def parse_args():
     p.add_argument("--filter", default=None, help="regex on check names (engine/check)")
     p.add_argument("--expect-fail", default=None,
                    help="file of engine/check names expected to fail (a pass of one is a FAIL)")
-    p.add_argument("--calls", default=None, help="also write the runtime call summary here")
+    p.add_argument("--calls", default=None,
+                   help="also write the runtime call summary here (and every call to FILE.raw)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, call log)")
     a = p.parse_args()
     if not a.engine or "all" in a.engine:
@@ -190,6 +191,8 @@ def main():
         if args.calls:
             with open(args.calls, "w") as f:
                 f.write(summary)
+            if os.path.exists(calls_log):
+                shutil.copyfile(calls_log, args.calls + ".raw")
         if args.keep:
             print("# kept %s" % tmp)
         elif not find_mounts(tmp):

@@ -56,6 +56,10 @@ def sh(argv, timeout=DEFAULT_TIMEOUT, env=None, stdin=None):
         out, err = proc.communicate()
         err += "\n[battery: timed out after %ss, killed]" % timeout
         rc = -999
+    except BaseException:  # interrupted: do not leave the client running
+        kill_group(proc.pid)
+        proc.wait()
+        raise
     return Result(argv, rc, out, err, time.monotonic() - start)
 
 
@@ -80,60 +84,75 @@ def pty_session(argv, steps, timeout=30, env=None):
             os.execvpe(argv[0], argv, env if env is not None else os.environ)
         finally:
             os._exit(127)
+    deadline = start + timeout
+    try:
+        return _drive(pid, fd, argv, steps, start, deadline, timeout)
+    except BaseException:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
+        raise
+
+
+def _drive(pid, fd, argv, steps, start, deadline, timeout):
     buf = b""
     err = ""
-    deadline = start + timeout
 
     def read_some(wait):
+        """'data', 'idle' (nothing within wait) or 'closed' (EIO/EOF: no writer left)."""
         nonlocal buf
         r, _, _ = select.select([fd], [], [], wait)
         if not r:
-            return True
+            return "idle"
         try:
             data = os.read(fd, 4096)
-        except OSError:  # EIO: the other side closed
-            return False
+        except OSError:
+            return "closed"
         if not data:
-            return False
+            return "closed"
         buf += data
-        return True
+        return "data"
 
-    open_ = True
+    state = "idle"
     for pattern, text in steps:
         if pattern is not None:
             rx = re.compile(pattern.encode())
             while not rx.search(buf):
-                if time.monotonic() > deadline or not open_:
+                if time.monotonic() > deadline or state == "closed":
                     err = "[battery: never saw %r on the terminal]" % pattern
                     break
-                open_ = read_some(0.2)
+                state = read_some(0.2)
             if err:
                 break
-        if text is not None and open_:
+        if text is not None and state != "closed":
             os.write(fd, text.encode())
-    # read until the client closes the terminal or the time runs out
-    while open_ and time.monotonic() < deadline:
-        open_ = read_some(0.2)
+    # read until the client exits (then drain for a moment) or the time runs out
+    done, status = 0, 0
+    while time.monotonic() < deadline:
+        if state != "closed":
+            state = read_some(0.2)
+        else:
+            time.sleep(0.05)
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            while read_some(0.05):  # drain what is left
-                if time.monotonic() > deadline:
+            end = time.monotonic() + 1
+            while state != "closed" and time.monotonic() < end:
+                state = read_some(0.05)
+                if state == "idle":
                     break
             break
-    else:
-        done, status = os.waitpid(pid, os.WNOHANG)
     if not done:
-        if open_:
-            err += "\n[battery: terminal session timed out after %ss, killed]" % timeout
+        err += "\n[battery: terminal session timed out after %ss, killed]" % timeout
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         _, status = os.waitpid(pid, 0)
     os.close(fd)
-    rc = os.waitstatus_to_exitcode(status)
-    if not done and rc == -signal.SIGKILL and err:
-        rc = -999
+    rc = os.waitstatus_to_exitcode(status) if done else -999
     return Result(argv, rc, buf.decode(errors="replace"), err, time.monotonic() - start)
 
 

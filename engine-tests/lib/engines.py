@@ -384,6 +384,8 @@ class Containerd(Engine):
             resources["pids"] = {"limit": opts["pids_limit"]}
         if opts.get("memory"):
             resources["memory"] = {"limit": opts["memory"], "swap": opts["memory"]}
+        if opts.get("no_cgroups"):
+            resources = None
         spec = {
             "ociVersion": "1.0.2-dev",
             "process": {
@@ -412,6 +414,7 @@ class Containerd(Engine):
                 "resources": resources,
                 "cgroupsPath": "/%s/%s" % (self.ns, name),
                 "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+                "devices": [],
                 "maskedPaths": ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                                 "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
                                 "/sys/firmware", "/proc/scsi"],
@@ -419,6 +422,8 @@ class Containerd(Engine):
                                   "/proc/sys", "/proc/sysrq-trigger"],
             },
         }
+        if resources is None:  # a spec with no cgroup part at all (bench --no-cgroups)
+            del spec["linux"]["resources"], spec["linux"]["cgroupsPath"]
         path = os.path.join(self.tmp, "spec-%s.json" % name)
         with open(path, "w") as f:
             json.dump(spec, f, indent=1)
@@ -431,7 +436,8 @@ class Containerd(Engine):
         a += ["--runc-binary", self.wrapper, "--runc-root", self.runc_root]
         if tty:
             a += ["-t"]
-        if opts.get("user") or opts.get("hostname") or opts.get("pids_limit"):
+        if opts.get("user") or opts.get("hostname") or opts.get("pids_limit") or \
+                opts.get("no_cgroups"):
             return a + ["--config", self.spec_file(name, cmd, opts, tty), name]
         for k, v in (opts.get("env") or {}).items():
             a += ["--env", "%s=%s" % (k, v)]
