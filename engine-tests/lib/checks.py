@@ -72,6 +72,37 @@ def exec_output(e):
                "want exec output and the container's pid 1 visible", r)
 
 
+def exec_user_cwd_env(e):
+    """exec with another user, working directory (and env where the client can)."""
+    with Detached(e, "execopts") as c:
+        env = {"EXEC_VAR": "x y"} if e.exec_env else None
+        r = e.exec(c.name, ["/bin/sh", "-c", 'echo "id=$(id -u):$(id -g) cwd=$(pwd) '
+                                             'var=$EXEC_VAR"'],
+                   user="1000:1001", cwd="/tmp", env=env)
+        want = "id=1000:1001 cwd=/tmp var=%s" % ("x y" if env else "")
+        expect(r.rc == 0 and want in r.out, "want %r" % want, r)
+
+
+def run_stdin_pipe(e):
+    """Input piped to the client reaches the container's stdin, and EOF closes it."""
+    data = "".join("line %d\n" % i for i in range(2000))
+    r = e.run(e.new_name("stdin"), ["/bin/sh", "-c", "wc -l; md5sum"], {"stdin": True},
+              stdin=data)
+    expect(r.rc == 0 and r.out.split()[:1] == ["2000"], "want 2000 lines counted", r)
+
+
+def restart(e):
+    """A restarted container (delete, create, start with the same id) runs again."""
+    with Detached(e, "restart") as c:
+        r = e.restart(c.name)
+        expect(r.rc == 0, "restart failed", r)
+        pid = wait_until(lambda: e.status(c.name) == "running" and e.init_pid(c.name), 10)
+        expect(pid and pid != c.pid, "want a new init (old %d, now %s, status %s)"
+               % (c.pid, pid, e.status(c.name)), r)
+        r = e.exec(c.name, ["/bin/echo", "again"])
+        expect(r.rc == 0 and "again" in r.out, "want exec to work after restart", r)
+
+
 def exec_tty(e):
     """exec -t: the process gets a pty as stdin/stdout."""
     with Detached(e, "exectty") as c:
@@ -231,7 +262,9 @@ def removal_leaves_nothing(e):
 CHECKS = [
     ("run-stdout-exit-code", run_stdout_exit_code),
     ("run-missing-command-error", run_missing_command),
+    ("run-stdin-pipe", run_stdin_pipe),
     ("exec-output", exec_output),
+    ("exec-user-cwd-env", exec_user_cwd_env),
     ("exec-tty", exec_tty),
     ("run-tty-interactive", run_tty_interactive),
     ("stop-sigterm", stop_term),
@@ -244,5 +277,6 @@ CHECKS = [
     ("pids-limit", pids_limit),
     ("read-only-rootfs", read_only_rootfs),
     ("env-workdir-user-hostname", env_workdir_user_hostname),
+    ("restart", restart),
     ("removal-leaves-nothing", removal_leaves_nothing),
 ]

@@ -19,6 +19,7 @@ class Engine:
 
     name = "?"
     env = None  # environment for the engine's client (None: ours)
+    exec_env = True  # the client's exec can set environment variables
     can_update = True  # the client can change resources of a running container
     can_update_why = ""
 
@@ -132,6 +133,8 @@ class DockerLike(Engine):
             a += ["--memory", str(opts["memory"]), "--memory-swap", str(opts["memory"])]
         if opts.get("pids_limit"):
             a += ["--pids-limit", str(opts["pids_limit"])]
+        if opts.get("stdin"):
+            a += ["-i"]
         return a
 
     def run_argv(self, name, cmd, opts=None, tty=False):
@@ -139,8 +142,8 @@ class DockerLike(Engine):
         return self.cli() + ["run", "--rm", "--name", name] + flags + self.opt_args(opts or {}) \
             + self.image_args() + list(cmd)
 
-    def run(self, name, cmd, opts=None, timeout=60):
-        return sh(self.run_argv(name, cmd, opts), timeout=timeout, env=self.env)
+    def run(self, name, cmd, opts=None, timeout=60, stdin=None):
+        return sh(self.run_argv(name, cmd, opts), timeout=timeout, env=self.env, stdin=stdin)
 
     def run_detached(self, name, cmd, opts=None):
         r = self.c("run", "-d", "--name", name, *self.opt_args(opts or {}), *self.image_args(),
@@ -149,8 +152,18 @@ class DockerLike(Engine):
             self.ids.add(r.out.strip())
         return r
 
-    def exec(self, name, cmd):
-        return self.c("exec", name, *cmd)
+    def exec(self, name, cmd, user=None, cwd=None, env=None):
+        a = []
+        if user:
+            a += ["-u", user]
+        if cwd:
+            a += ["-w", cwd]
+        for k, v in (env or {}).items():
+            a += ["-e", "%s=%s" % (k, v)]
+        return self.c("exec", *a, name, *cmd)
+
+    def restart(self, name):
+        return self.c("restart", "-t", "0", name)
 
     def exec_argv(self, name, cmd, tty=False):
         return self.cli() + ["exec"] + (["-it"] if tty else []) + [name] + list(cmd)
@@ -449,8 +462,8 @@ class Containerd(Engine):
             a += ["--memory-limit", str(opts["memory"])]
         return a + ["--rootfs", self.rootfs, name] + list(cmd)
 
-    def run(self, name, cmd, opts=None, timeout=60):
-        return sh(self.run_argv(name, cmd, opts), timeout=timeout)
+    def run(self, name, cmd, opts=None, timeout=60, stdin=None):
+        return sh(self.run_argv(name, cmd, opts), timeout=timeout, stdin=stdin)
 
     def run_detached(self, name, cmd, opts=None):
         r = sh(self.run_argv(name, cmd, opts, detach=True))
@@ -458,8 +471,27 @@ class Containerd(Engine):
             wait_until(lambda: self.status(name) in ("running", "exited"), 10)
         return r
 
-    def exec(self, name, cmd):
-        return self.ctr("task", "exec", "--exec-id", "e%d" % time.monotonic_ns(), name, *cmd)
+    exec_env = False  # ctr task exec has no --env
+
+    def exec(self, name, cmd, user=None, cwd=None, env=None):
+        a = []
+        if user:
+            a += ["--user", user]
+        if cwd:
+            a += ["--cwd", cwd]
+        return self.ctr("task", "exec", "--exec-id", "e%d" % time.monotonic_ns(), *a, name, *cmd)
+
+    def restart(self, name):
+        """What `docker restart` does to the runtime: kill, delete, create and start with
+        the same id."""
+        r = self.ctr("task", "kill", "-s", "SIGKILL", name)
+        if r.rc != 0:
+            return r
+        wait_until(lambda: self.status(name) == "exited", 20)
+        r = self.ctr("task", "rm", name)
+        if r.rc != 0:
+            return r
+        return self.ctr("task", "start", "-d", name)
 
     def exec_argv(self, name, cmd, tty=False):
         return ["ctr", "-a", self.sock, "-n", self.ns, "task", "exec"] + (["-t"] if tty else []) \
