@@ -6,7 +6,7 @@ import os
 import re
 import time
 
-from common import (pty_session, wait_until, frozen, memory_limit, pid_cgroup_dirs,
+from common import (sh, pty_session, wait_until, frozen, memory_limit, pid_cgroup_dirs,
                     proc_state, find_cgroups, find_mounts, find_processes)
 from engines import MiB
 
@@ -25,6 +25,11 @@ def expect(cond, what, *results):
 
 
 SLEEPER = ["/bin/sleep", "1000"]
+
+
+def needs_cgroups(e):
+    if e.no_cgroups:
+        raise Skip("--no-cgroups: the spec has no cgroup part")
 
 
 class Detached:
@@ -84,10 +89,15 @@ def exec_user_cwd_env(e):
 
 
 def run_stdin_pipe(e):
-    """Input piped to the client reaches the container's stdin, and EOF closes it."""
-    data = "".join("line %d\n" % i for i in range(2000))
-    r = e.run(e.new_name("stdin"), ["/bin/sh", "-c", "wc -l; md5sum"], {"stdin": True},
-              stdin=data)
+    """Input piped to the client reaches the container's stdin, and EOF closes it.
+    (EOF comes a second after the data: ctr 1.6 loses an EOF that arrives before the task
+    has started and then waits forever, whatever the runtime.)"""
+    data = os.path.join(e.tmp, "stdin-data")
+    with open(data, "w") as f:
+        f.write("".join("line %d\n" % i for i in range(2000)))
+    argv = e.run_argv(e.new_name("stdin"), ["/bin/sh", "-c", "wc -l; md5sum"], {"stdin": True})
+    r = sh(["/bin/sh", "-c", 'f=$1; shift; { cat "$f"; sleep 1; } | "$@"', "sh", data] + argv,
+           env=e.env)
     expect(r.rc == 0 and r.out.split()[:1] == ["2000"], "want 2000 lines counted", r)
 
 
@@ -154,6 +164,7 @@ def stop_kill(e):
 
 def pause_resume(e):
     """pause freezes the cgroup, resume thaws it and the container works again."""
+    needs_cgroups(e)
     with Detached(e, "pause") as c:
         r = e.pause(c.name)
         expect(r.rc == 0, "pause failed", r)
@@ -169,6 +180,7 @@ def pause_resume(e):
 
 def top(e):
     """top/ps lists the container's processes."""
+    needs_cgroups(e)
     with Detached(e, "top") as c:
         r = e.top(c.name)
         expect(r.rc == 0 and e.top_shows(r, c.pid), "want the init (%d) listed" % c.pid, r)
@@ -176,6 +188,7 @@ def top(e):
 
 def stats(e):
     """stats reports memory use and pids of a running container."""
+    needs_cgroups(e)
     with Detached(e, "stats") as c:
         r = e.stats(c.name)
         expect(r.rc == 0 and e.stats_ok(r), "want memory and pids figures", r)
@@ -183,6 +196,7 @@ def stats(e):
 
 def update_memory(e):
     """update raises a memory limit on a running container (checked in its cgroup)."""
+    needs_cgroups(e)
     if not e.can_update:
         raise Skip(e.can_update_why)
     with Detached(e, "update", opts={"memory": 64 * MiB}) as c:
@@ -196,6 +210,7 @@ def update_memory(e):
 
 def memory_limit_kills(e):
     """A process that grows past the memory limit is OOM killed (exit 137)."""
+    needs_cgroups(e)
     name = e.new_name("oom")
     r = e.run(name, ["/bin/tail", "/dev/zero"], {"memory": 32 * MiB}, timeout=60)
     expect(r.rc == 137, "want exit code 137 (OOM kill)", r)
@@ -203,6 +218,7 @@ def memory_limit_kills(e):
 
 def pids_limit(e):
     """pids limit: forks past it fail, the container never holds more processes."""
+    needs_cgroups(e)
     r = e.run(e.new_name("pids"), ["/bin/sh", "-c",
                                   "(for i in $(seq 30); do sleep 30 & done); "
                                   "set -- /proc/[0-9]*; echo procs=$#"], {"pids_limit": 10})
@@ -235,7 +251,7 @@ def removal_leaves_nothing(e):
     d = Detached(e, "rm")
     with d as c:
         dirs = [p for p in pid_cgroup_dirs(c.pid).values() if c.id in p or c.name in p]
-        expect(dirs, "the container's cgroups should name it: %s" % pid_cgroup_dirs(c.pid))
+        expect(dirs or e.no_cgroups, "the container's cgroups should name it: %s" % pid_cgroup_dirs(c.pid))
         roots = e.runtime_roots()
         expect(any(os.path.isdir(os.path.join(r, c.id)) for r in roots),
                "no runtime state for %s under %s while it runs" % (c.id, roots))

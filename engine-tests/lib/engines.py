@@ -19,6 +19,7 @@ class Engine:
 
     name = "?"
     env = None  # environment for the engine's client (None: ours)
+    no_cgroups = False  # containerd only: specs without linux.resources/cgroupsPath
     exec_env = True  # the client's exec can set environment variables
     can_update = True  # the client can change resources of a running container
     can_update_why = ""
@@ -286,7 +287,8 @@ class Docker(DockerLike):
         self.sock = os.path.join(t, "docker.sock")
         self.pidfile = os.path.join(t, "docker.pid")
         with open(os.path.join(t, "daemon.json"), "w") as f:
-            f.write("{}\n")
+            # dockerd 20.10 writes its trust key to /etc/docker/key.json unless told otherwise
+            json.dump({"deprecated-key-path": os.path.join(t, "key.json")}, f)
         self.cgroup_parent = "/%s" % self.tag
         argv = ["dockerd", "--config-file", os.path.join(t, "daemon.json"),
                 "--data-root", os.path.join(t, "root"), "--exec-root", os.path.join(t, "exec"),
@@ -353,6 +355,7 @@ class Containerd(Engine):
         self.sock = os.path.join(t, "containerd.sock")
         self.ns = self.tag
         self.runc_root = os.path.join(t, "runc-root")
+        self.fifo_dir = os.path.join(t, "fifo")  # ctr's default is /run/containerd/fifo
         cfg = os.path.join(t, "config.toml")
         disabled = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
                     "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
@@ -443,10 +446,13 @@ class Containerd(Engine):
         return path
 
     def run_argv(self, name, cmd, opts=None, tty=False, detach=False):
-        opts = opts or {}
+        opts = dict(opts or {})
+        if self.no_cgroups:
+            opts["no_cgroups"] = True
         a = ["ctr", "-a", self.sock, "-n", self.ns, "run"]
         a += ["-d"] if detach else ["--rm"]
-        a += ["--runc-binary", self.wrapper, "--runc-root", self.runc_root]
+        a += ["--runc-binary", self.wrapper, "--runc-root", self.runc_root,
+              "--fifo-dir", self.fifo_dir]
         if tty:
             a += ["-t"]
         if opts.get("user") or opts.get("hostname") or opts.get("pids_limit") or \
@@ -479,7 +485,8 @@ class Containerd(Engine):
             a += ["--user", user]
         if cwd:
             a += ["--cwd", cwd]
-        return self.ctr("task", "exec", "--exec-id", "e%d" % time.monotonic_ns(), *a, name, *cmd)
+        return self.ctr("task", "exec", "--fifo-dir", self.fifo_dir,
+                        "--exec-id", "e%d" % time.monotonic_ns(), *a, name, *cmd)
 
     def restart(self, name):
         """What `docker restart` does to the runtime: kill, delete, create and start with
@@ -491,11 +498,11 @@ class Containerd(Engine):
         r = self.ctr("task", "rm", name)
         if r.rc != 0:
             return r
-        return self.ctr("task", "start", "-d", name)
+        return self.ctr("task", "start", "-d", "--fifo-dir", self.fifo_dir, name)
 
     def exec_argv(self, name, cmd, tty=False):
-        return ["ctr", "-a", self.sock, "-n", self.ns, "task", "exec"] + (["-t"] if tty else []) \
-            + ["--exec-id", "e%d" % time.monotonic_ns(), name] + list(cmd)
+        return ["ctr", "-a", self.sock, "-n", self.ns, "task", "exec", "--fifo-dir", self.fifo_dir] \
+            + (["-t"] if tty else []) + ["--exec-id", "e%d" % time.monotonic_ns(), name] + list(cmd)
 
     def tasks(self):
         r = self.ctr("task", "ls")
