@@ -17,7 +17,7 @@ sys.path.insert(0, HERE)
 
 from common import sh, find_mounts  # noqa: E402
 from engines import ENGINES  # noqa: E402
-from battery import cleanup_cgroups, unmount_under, REPO  # noqa: E402
+from battery import cleanup_cgroups, unmount_under, host_snapshot, host_cleanup, REPO  # noqa: E402
 
 
 def main():
@@ -38,6 +38,7 @@ def main():
     tag = "cor%s" % secrets.token_hex(3)
     tmp = tempfile.mkdtemp(prefix="coracle-bench.", dir="/tmp")
     results = {}  # (engine, runtime index) -> [seconds] or error text
+    host_before = host_snapshot()
     try:
         bundle = os.path.join(tmp, "bundle")
         subprocess.run(["sh", os.path.join(REPO, "scripts", "busybox-bundle.sh"), bundle],
@@ -81,6 +82,8 @@ def main():
                     cleanup_cgroups(e.tag)
     finally:
         unmount_under(tmp)
+        for p in host_cleanup(host_before):
+            print("left on the host: %s" % p)
         if not find_mounts(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
     print_table(engines, runtimes, results, a.n, a.no_cgroups)
