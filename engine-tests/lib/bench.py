@@ -15,7 +15,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import sh, find_mounts  # noqa: E402
+from common import find_mounts  # noqa: E402
 from engines import ENGINES  # noqa: E402
 from battery import cleanup_cgroups, unmount_under, host_snapshot, host_cleanup, REPO  # noqa: E402
 
