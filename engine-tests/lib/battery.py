@@ -121,11 +121,12 @@ def leftover_report(e, tag):
 
 
 # Directories engines create on the host whatever their flags say (containerd's shim sockets
-# in /run/containerd/s, dockerd's /run/docker/plugins, the runtimes' default roots that
-# podman uses): those that were not there before the battery are removed when empty.
-HOST_DIRS = ["/run/containerd", "/run/docker", "/run/runc", "/run/crun", "/run/coracle",
-             "/run/libpod", "/run/containers", "/etc/docker/key.json", "/var/lib/containers",
-             "/var/lib/docker", "/var/lib/containerd"]
+# in /run/containerd/s, dockerd's /run/docker/plugins and trust key): those that were not
+# there before the battery are removed when empty. The runtimes' default roots (/run/runc,
+# used under podman, which passes no --root) are left alone: other users share them.
+HOST_DIRS = ["/run/containerd", "/run/docker", "/run/libpod", "/run/containers",
+             "/etc/docker/key.json", "/var/lib/containers", "/var/lib/docker",
+             "/var/lib/containerd"]
 
 
 def host_snapshot():
