@@ -178,6 +178,11 @@ def main():
     tag = "cor%s" % secrets.token_hex(3)
     tmp = tempfile.mkdtemp(prefix="coracle-engines.", dir="/tmp")
     calls_log = os.path.join(tmp, "calls.log")
+    if args.calls:
+        args.calls = os.path.abspath(args.calls)
+    # conmon writes a file named "oom" into the podman client's working directory when a
+    # container is OOM-killed: work in the temp dir, not in the caller's
+    os.chdir(tmp)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     started = time.monotonic()
     host_before = host_snapshot()
@@ -248,6 +253,7 @@ def main():
         else:
             print("# %s still has mounts: not removed" % tmp)
     c = report.counts
+    os.chdir("/")
     print("# %.0fs; %d expected failures (listed with --expect-fail, not counted below)"
           % (time.monotonic() - started, c["xfail"]))
     print("%d passed, %d failed, %d skipped" % (c["pass"], c["fail"], c["skip"]))

@@ -39,6 +39,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="coracle-bench.", dir="/tmp")
     results = {}  # (engine, runtime index) -> [seconds] or error text
     host_before = host_snapshot()
+    os.chdir(tmp)  # engines may drop files into the client's cwd (conmon: ./oom)
     try:
         bundle = os.path.join(tmp, "bundle")
         subprocess.run(["sh", os.path.join(REPO, "scripts", "busybox-bundle.sh"), bundle],
@@ -81,6 +82,7 @@ def main():
                     e.kill_strays()
                     cleanup_cgroups(e.tag)
     finally:
+        os.chdir("/")
         unmount_under(tmp)
         for p in host_cleanup(host_before):
             print("left on the host: %s" % p)
