@@ -29,5 +29,8 @@ if [ -d runtime-tools-tests ]; then
         --expect-fail runtime-tools-tests/expected/coracle.txt
 fi
 
+step "engines: containerd, podman and docker on runc (the reference), then on coracle"
+engine-tests/ci.sh
+
 step "the same on a pure cgroup v2 kernel (qemu guest)"
 ./scripts/vm-tests.sh
