@@ -12,9 +12,10 @@ use crate::namespaces::{NamespaceError, Plan};
 use crate::process::init::InitArgs;
 use crate::process::sync::{Expected, Msg, SyncError};
 use crate::process::{spawn, InitError};
+use crate::seccomp::{self, Filter};
 use crate::spec::{self, Bundle, SpecError};
 use crate::state::{self, ContainerDir, State, StateError, Status, Store};
-use crate::sys::pidfd::{pidfd_open, pidfd_send_signal};
+use crate::sys::pidfd::{pidfd_getfd, pidfd_open, pidfd_send_signal};
 use crate::{members, support, warn};
 
 /// Any lifecycle failure.
@@ -161,6 +162,7 @@ impl Container {
         state::validate_id(id)?;
         let bundle = spec::load(&opts.bundle)?;
         support::check(&bundle.spec, opts)?;
+        let seccomp = compile_seccomp(&bundle.spec)?;
         let plan = Plan::from_spec(&bundle.spec)?;
         let dir = store.create(id)?;
         let mut state = State {
@@ -173,7 +175,7 @@ impl Container {
             annotations: bundle.spec.annotations().clone().unwrap_or_default(),
             config: bundle.spec.clone(),
         };
-        match spawn_init(&dir, &bundle, &plan, opts, &mut state) {
+        match spawn_init(&dir, &bundle, &plan, opts, seccomp.as_ref(), &mut state) {
             Ok(child) => Ok(Container {
                 dir,
                 state,
@@ -338,6 +340,7 @@ fn spawn_init(
     bundle: &Bundle,
     plan: &Plan,
     opts: &CreateOptions,
+    seccomp: Option<&Filter>,
     state: &mut State,
 ) -> Result<OwnedFd, Error> {
     let fifo_path = dir.path().join(EXEC_FIFO);
@@ -366,6 +369,7 @@ fn spawn_init(
         env: &env,
         plan,
         close_in_child: &[dir.lock_fd()],
+        seccomp,
     };
     let oci_creating = |pid: nix::unistd::Pid| {
         let mut s = state.clone();
@@ -383,6 +387,13 @@ fn spawn_init(
                     for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
                         hooks::run(kind.name(), hook_list(&bundle.spec, kind), &json)?;
                     }
+                    spawned
+                        .chan
+                        .send(&Msg::Continue(Vec::new()), None)
+                        .map_err(InitError::from)?;
+                }
+                Ok((Msg::SeccompListener(fd), _)) => {
+                    hand_over_listener(&spawned.pidfd, fd, &bundle.spec, state)?;
                     spawned
                         .chan
                         .send(&Msg::Continue(Vec::new()), None)
@@ -415,6 +426,49 @@ fn spawn_init(
             Err(e)
         }
     }
+}
+
+/// `linux.seccomp` compiled and checked against this kernel, before anything exists.
+fn compile_seccomp(spec: &oci_spec::runtime::Spec) -> Result<Option<Filter>, Error> {
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    let unsupported = |e: &dyn std::fmt::Display| Error::Unsupported(e.to_string());
+    let filter = seccomp::compile(profile).map_err(|e| unsupported(&e))?;
+    if filter.listener && profile.listener_path().is_none() {
+        return Err(Error::Unsupported(
+            "linux.seccomp.listenerPath: required when the profile uses SCMP_ACT_NOTIFY".into(),
+        ));
+    }
+    seccomp::load::check(&filter).map_err(|e| unsupported(&e))?;
+    Ok(Some(filter))
+}
+
+/// Take the init's listener fd (number `fd` in the init) with pidfd_getfd and send it
+/// to the agent at `linux.seccomp.listenerPath` with the container's state; our copy
+/// is closed on return.
+fn hand_over_listener(
+    pidfd: &OwnedFd,
+    fd: i32,
+    spec: &oci_spec::runtime::Spec,
+    state: &State,
+) -> Result<(), Error> {
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let Some(path) = profile.and_then(|p| p.listener_path().as_ref()) else {
+        return Err(Error::Unsupported(
+            "linux.seccomp.listenerPath: required when the profile uses SCMP_ACT_NOTIFY".into(),
+        ));
+    };
+    let listener =
+        pidfd_getfd(pidfd.as_fd(), fd).map_err(sys_err("pidfd_getfd seccomp listener"))?;
+    let metadata = profile.and_then(|p| p.listener_metadata().as_deref());
+    seccomp::notify::send_listener(
+        path,
+        listener.as_fd(),
+        &state.oci_state(Status::Creating),
+        metadata,
+    )
+    .map_err(|e| Error::Unsupported(e.to_string()))
 }
 
 /// Wait for the init's answer on exec.fifo: EOF once execve closed the (close-on-exec)

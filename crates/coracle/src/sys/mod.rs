@@ -8,5 +8,6 @@ pub mod fd;
 pub mod mount;
 pub mod pidfd;
 pub mod process;
+pub mod seccomp;
 #[cfg(test)]
 pub(crate) mod testing;
