@@ -94,6 +94,12 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
     let (program, env) = privilege_phase(args, chan)?;
 
     sys::process::set_pdeathsig(0).map_err(InitError::sys("prctl PR_SET_PDEATHSIG"))?;
+    // With no_new_privs, as late as we can: after this only reporting Ready, waiting
+    // on exec.fifo, startContainer hooks, close_range, signal resets and execve remain,
+    // so the profile filters the container's program rather than the runtime's setup.
+    if no_new_privs(args.spec) {
+        load_seccomp(args, chan)?;
+    }
     chan.send(&Msg::Ready, None)?;
     let fifo = wait_for_start(&host_proc, args.fifo)?;
     drop(host_proc);
@@ -211,7 +217,7 @@ fn privilege_phase(
     security::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     security::apply_labels(process)?;
     let caps = process.capabilities().as_ref();
-    let no_new_privs = process.no_new_privileges() == Some(true);
+    let no_new_privs = no_new_privs(args.spec);
     // Without no_new_privs the kernel lets only CAP_SYS_ADMIN install a filter: load it
     // now, before the uid switch and the capability drop take that away (as runc).
     if !no_new_privs {
@@ -234,14 +240,13 @@ fn privilege_phase(
         .as_ref()
         .and_then(|a| a.first())
         .ok_or(InitError::Config("process.args: empty"))?;
-    let program = find_program(argv0, &env)?;
-    // With no_new_privs, as late as we can: after this only reporting Ready, waiting
-    // on exec.fifo, startContainer hooks and execve remain, so the profile filters the
-    // container's program rather than the runtime's setup.
-    if no_new_privs {
-        load_seccomp(args, chan)?;
-    }
-    Ok((program, env))
+    Ok((find_program(argv0, &env)?, env))
+}
+
+fn no_new_privs(spec: &Spec) -> bool {
+    spec.process()
+        .as_ref()
+        .is_some_and(|p| p.no_new_privileges() == Some(true))
 }
 
 /// Install the filter; with a listener, give the parent its fd number (it takes the fd

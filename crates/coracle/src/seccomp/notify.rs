@@ -2,13 +2,14 @@
 //! the OCI runtime spec describes: one connection to the unix socket, the fd as
 //! SCM_RIGHTS, and the `ContainerProcessState` JSON as the message body.
 
-use std::io::IoSlice;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
+    connect, recvmsg, sendmsg, socket, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType, UnixAddr,
 };
 use serde_json::{json, Value};
 
@@ -81,14 +82,49 @@ pub fn send_listener(
     Ok(())
 }
 
+/// The agent's side: read one runtime's message from the accepted connection `conn`
+/// until EOF; returns the listener fd and the ContainerProcessState JSON. For agents
+/// written against this crate, and for the tests.
+pub fn receive_listener(conn: BorrowedFd<'_>) -> std::io::Result<(OwnedFd, Value)> {
+    let mut body = Vec::new();
+    let mut listener = None;
+    loop {
+        let mut buf = [0u8; 4096];
+        let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let r = match recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(r) => r,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for c in r.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for raw in fds {
+                    let fd = crate::sys::fd::owned_from_received(raw);
+                    listener.get_or_insert(fd);
+                }
+            }
+        }
+        let n = r.bytes;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    let listener = listener.ok_or_else(|| std::io::Error::other("no fd came with the message"))?;
+    Ok((listener, serde_json::from_slice(&body)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::IoSliceMut;
-    use std::os::fd::{AsFd, OwnedFd};
+    use std::os::fd::AsFd;
     use std::os::unix::net::UnixListener;
-
-    use nix::sys::socket::{recvmsg, ControlMessageOwned};
 
     #[test]
     fn process_state_has_the_oci_layout() {
@@ -112,27 +148,7 @@ mod tests {
         let state = json!({"ociVersion": "1.2.0", "id": "c", "status": "creating", "pid": 7});
         send_listener(&path, file.as_fd(), &state, Some("m")).unwrap();
         let (conn, _) = server.accept().unwrap();
-        let mut buf = vec![0u8; 4096];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let r = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )
-        .unwrap();
-        let mut got = None;
-        for c in r.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                got = fds
-                    .first()
-                    .map(|&raw| crate::sys::fd::owned_from_received(raw));
-            }
-        }
-        let n = r.bytes;
-        let fd: OwnedFd = got.expect("an fd came with the message");
-        let v: Value = serde_json::from_slice(&buf[..n]).unwrap();
+        let (fd, v) = receive_listener(conn.as_fd()).unwrap();
         assert_eq!(v["pid"], 7);
         assert_eq!(v["metadata"], "m");
         assert_eq!(v["state"]["id"], "c");
