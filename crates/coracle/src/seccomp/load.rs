@@ -201,6 +201,7 @@ mod tests {
             program,
             flags,
             listener: flags & NEW_LISTENER != 0,
+            skipped: Vec::new(),
         }
     }
 
