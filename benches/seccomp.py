@@ -98,7 +98,8 @@ def main():
                     break
     # Timings.
     configs = [(name, cmd, prof) for prof in ("seccomp", "none") for name, cmd in runtimes]
-    samples = {(name, prof): {"getppid": [], "read": []} for name, _, prof in configs}
+    calls = ("getppid", "read", "personality")
+    samples = {(name, prof): {c: [] for c in calls} for name, _, prof in configs}
     extra = {}
     for rnd in range(a.rounds):
         order = configs[rnd % len(configs):] + configs[: rnd % len(configs)]
@@ -110,8 +111,8 @@ def main():
             if r.returncode != 0:
                 sys.exit(f"{name} run ({prof}): exit {r.returncode}: {r.stderr.strip()}")
             fields = dict(kv.split("=", 1) for kv in r.stdout.split())
-            samples[(name, prof)]["getppid"].append(float(fields["getppid_ns"]))
-            samples[(name, prof)]["read"].append(float(fields["read_ns"]))
+            for c in calls:
+                samples[(name, prof)][c].append(float(fields[f"{c}_ns"]))
             extra[(name, prof)] = (fields["filters"], fields["ssb"])
             print(f"round {rnd + 1}/{a.rounds} {name} {prof}: {r.stdout.strip()}", file=sys.stderr)
 
@@ -119,31 +120,32 @@ def main():
     ref = runtimes[0][0]
     print(f"{a.calls} calls x {a.repeats} repeats per run (median), median of {a.rounds} rounds.")
     print()
-    print("| runtime | filters (instructions) | getppid ns/call | read(0) ns/call "
-          "| getppid, no seccomp | read(0), no seccomp | filter cost getppid | filter cost read(0) |")
-    print("|---|---|---|---|---|---|---|---|")
+    label = {"getppid": "getppid", "read": "read(0)", "personality": "personality(-1)"}
+    print("ns/call with the profile [without seccomp] (filter cost: the difference):")
+    print()
+    print("| runtime | filter instructions | "
+          + " | ".join(f"{label[c]} | {label[c]} filter cost" for c in calls) + " |")
+    print("|---|---|" + "---|---|" * len(calls))
     cost = {}
     for name, _ in runtimes:
         s, n = med[(name, "seccomp")], med[(name, "none")]
-        cost[name] = {c: s[c] - n[c] for c in ("getppid", "read")}
-        print(f"| {name} | {extra[(name, 'seccomp')][0]} ({', '.join(map(str, sizes[name]))}) "
-              f"| {s['getppid']:.1f} | {s['read']:.1f} | {n['getppid']:.1f} | {n['read']:.1f} "
-              f"| {cost[name]['getppid']:+.1f} | {cost[name]['read']:+.1f} |")
+        cost[name] = {c: s[c] - n[c] for c in calls}
+        cells = " | ".join(f"{s[c]:.1f} [{n[c]:.1f}] | {cost[name][c]:+.1f}" for c in calls)
+        print(f"| {name} | {', '.join(map(str, sizes[name]))} | {cells} |")
     print()
-    print(f"Per-call time with the profile, relative to {ref} (and the filter's own cost, "
-          "with-profile minus baseline, relative):")
+    print(f"Relative to {ref}: per-call time with the profile, and the filter's own cost:")
     print()
-    print("| runtime | getppid | read(0) | filter cost getppid | filter cost read(0) |")
-    print("|---|---|---|---|---|")
+    print("| runtime | " + " | ".join(f"{label[c]} | {label[c]} filter cost" for c in calls) + " |")
+    print("|---|" + "---|---|" * len(calls))
+
+    def ratio(x, y):
+        return f"{x / y:.2f}x" if y > 0 else "n/a"
+
     for name, _ in runtimes:
         s, r0 = med[(name, "seccomp")], med[(ref, "seccomp")]
-
-        def ratio(x, y):
-            return f"{x / y:.2f}x" if y > 0 else "n/a"
-
-        print(f"| {name} | {ratio(s['getppid'], r0['getppid'])} | {ratio(s['read'], r0['read'])} "
-              f"| {ratio(cost[name]['getppid'], cost[ref]['getppid'])} "
-              f"| {ratio(cost[name]['read'], cost[ref]['read'])} |")
+        cells = " | ".join(
+            f"{ratio(s[c], r0[c])} | {ratio(cost[name][c], cost[ref][c])}" for c in calls)
+        print(f"| {name} | {cells} |")
     print()
     print("Speculation_Store_Bypass inside the containers: "
           + ", ".join(f"{n}: {extra[(n, 'seccomp')][1]}" for n, _ in runtimes))

@@ -1,10 +1,14 @@
 /* Per-system-call cost inside a container, for benches/seccomp.sh.
  *
- *   seccomp_bench CALLS REPEATS   time CALLS getppid() and CALLS read(fd, buf, 0) on
- *                                 /dev/null, REPEATS times each; print the median ns/call
+ *   seccomp_bench CALLS REPEATS   time CALLS getppid(), CALLS read(fd, buf, 0) on
+ *                                 /dev/null and CALLS personality(0xffffffff) (a query),
+ *                                 REPEATS times each; print the median ns/call
  *   seccomp_bench pause           wait for a signal (the driver reads the filter size)
  *
- * Output: `getppid_ns=X read_ns=Y filters=N ssb=...` on one line. Built with
+ * Output: `getppid_ns=X read_ns=Y personality_ns=Z filters=N ssb=...` on one line.
+ * getppid and read are allowed whatever their arguments, so since Linux 5.11 the kernel's
+ * seccomp action cache answers them without running the filter; personality is allowed
+ * only for some argument values, so every call runs the filter. Built with
  * `gcc -static -O2`: the busybox rootfs has no libc. Raw syscall(2), so that no libc
  * caching or vDSO path stands in for the kernel entry the filter sits on.
  */
@@ -73,11 +77,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     char buf[1];
-    double *g = calloc(repeats, sizeof *g), *r = calloc(repeats, sizeof *r);
+    double *g = calloc(repeats, sizeof *g), *r = calloc(repeats, sizeof *r), *p = calloc(repeats, sizeof *p);
     /* Warm up caches and the branch predictor. */
     for (long i = 0; i < calls / 10; i++) {
         syscall(SYS_getppid);
         syscall(SYS_read, fd, buf, 0);
+        syscall(SYS_personality, 0xffffffffUL);
     }
     for (int k = 0; k < repeats; k++) {
         double t0 = now_ns();
@@ -89,13 +94,20 @@ int main(int argc, char **argv) {
                 return 1;
             }
         double t2 = now_ns();
+        for (long i = 0; i < calls; i++)
+            if (syscall(SYS_personality, 0xffffffffUL) < 0) {
+                perror("personality");
+                return 1;
+            }
+        double t3 = now_ns();
         g[k] = (t1 - t0) / calls;
         r[k] = (t2 - t1) / calls;
+        p[k] = (t3 - t2) / calls;
     }
     char filters[32], ssb[96];
     status_field("Seccomp_filters", filters, sizeof filters);
     status_field("Speculation_Store_Bypass", ssb, sizeof ssb);
-    printf("getppid_ns=%.1f read_ns=%.1f filters=%s ssb=%s\n", median(g, repeats), median(r, repeats),
-           filters, ssb);
+    printf("getppid_ns=%.1f read_ns=%.1f personality_ns=%.1f filters=%s ssb=%s\n", median(g, repeats),
+           median(r, repeats), median(p, repeats), filters, ssb);
     return 0;
 }
