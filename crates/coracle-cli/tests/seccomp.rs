@@ -24,11 +24,20 @@ const KILLED_BY_SIGSYS: i32 = 128 + libc::SIGSYS;
 /// The capabilities of the harness's base config (runc's default minus none).
 const BASE_CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
-/// The static probe, built once per test process.
+/// The static probe: built once per version of its source and shared by test processes
+/// (built under a unique name, then renamed into place), so runs leave one file in /tmp.
 fn probe() -> &'static Path {
     static P: OnceLock<PathBuf> = OnceLock::new();
     P.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seccomp/probe.c");
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::fs::read(&src).unwrap().hash(&mut h);
+        let shared =
+            std::env::temp_dir().join(format!("coracle-seccomp-probe-{:016x}", h.finish()));
+        if shared.exists() {
+            return shared;
+        }
         let out = std::env::temp_dir().join(unique("coracle-seccomp-probe"));
         let o = Command::new("gcc")
             .args(["-static", "-O2", "-no-pie", "-fno-pie", "-o"])
@@ -37,7 +46,8 @@ fn probe() -> &'static Path {
             .output()
             .expect("run gcc (apt-get install gcc libc6-dev)");
         assert!(o.status.success(), "gcc -static: {}", text(&o.stderr));
-        out
+        std::fs::rename(&out, &shared).unwrap();
+        shared
     })
 }
 
