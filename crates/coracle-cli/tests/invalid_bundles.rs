@@ -156,9 +156,12 @@ fn cases() -> Vec<(&'static str, Edit, &'static str)> {
             "hooks.prestart[0]",
         ),
         (
-            "seccomp not yet supported",
-            |c, _| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}),
-            "linux.seccomp",
+            "seccomp notify without a listener path",
+            |c, _| {
+                c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]})
+            },
+            "linux.seccomp.listenerPath",
         ),
         (
             "terminal without console socket",

@@ -14,6 +14,7 @@ pub mod namespaces;
 pub mod process;
 pub mod procfs;
 pub mod rootfs;
+pub mod seccomp;
 pub mod security;
 pub mod signal;
 pub mod spec;

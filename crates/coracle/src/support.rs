@@ -35,9 +35,6 @@ pub fn check(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
             "linux: missing (a mount namespace is required)".into(),
         ));
     };
-    if linux.seccomp().is_some() {
-        return no("linux.seccomp", "seccomp");
-    }
     if linux.intel_rdt().is_some() {
         return no("linux.intelRdt", "intel RDT");
     }
@@ -141,10 +138,6 @@ mod tests {
         let base = serde_json::json!({"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "mount"}]}});
         assert!(check(&spec(base.clone()), &CreateOptions::default()).is_ok());
         for (patch, field) in [
-            (
-                serde_json::json!({"linux": {"namespaces": [{"type": "mount"}], "seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}}}),
-                "linux.seccomp",
-            ),
             (
                 serde_json::json!({"linux": {"namespaces": [{"type": "pid"}]}}),
                 "linux.namespaces",

@@ -94,6 +94,15 @@ impl Container {
         let init = self.pidfd()?;
         let cgroup = self.exec_cgroup()?;
         let env = spawn_exec::dedup_env(opts.process.env().as_deref().unwrap_or_default());
+        // The container's filter, as runc: an exec'd process is confined like the init,
+        // and a notify listener of its own goes to the same agent.
+        let seccomp = super::compile_seccomp(&self.state.config)?;
+        let running = self.state.oci_state(self.status());
+        let config = &self.state.config;
+        let hand_over = |pidfd: std::os::fd::BorrowedFd<'_>, fd: i32| {
+            super::hand_over_listener(pidfd, fd, config, &running)
+                .map_err(|e| crate::process::InitError::Exec(e.to_string()))
+        };
         let args = ExecArgs {
             process: &opts.process,
             env: &env,
@@ -108,6 +117,8 @@ impl Container {
                 (None, Some(path)) => Some(ConsoleTarget::Path(path)),
                 (None, None) => None,
             },
+            seccomp: seccomp.as_ref(),
+            listener: Some(spawn_exec::ListenerHandOff(&hand_over)),
         };
         // Into the container's cgroup before the process may run: at birth on v2
         // (clone3 CLONE_INTO_CGROUP with `cgroup`), else through cgroup.procs.
@@ -177,16 +188,6 @@ impl Container {
         }
         if p.exec_cpu_affinity().is_some() {
             return no("process.execCPUAffinity", "exec cpu affinity");
-        }
-        // HOOK(seccomp): the exec'd process must get the container's filter; until
-        // the loader is wired into `process::exec::child`, such containers are refused
-        // rather than given an unfiltered process.
-        let linux = self.state.config.linux().as_ref();
-        if linux.is_some_and(|l| l.seccomp().is_some()) {
-            return no(
-                "linux.seccomp",
-                "exec into a container with a seccomp filter",
-            );
         }
         Ok(())
     }

@@ -20,6 +20,8 @@ use super::sync::{Channel, Msg};
 use super::InitError;
 use crate::namespaces::Plan;
 use crate::procfs::{write_sysctl, ProcFs};
+use crate::seccomp::load::LoadError;
+use crate::seccomp::Filter;
 use crate::{console, hooks, rootfs, security, sys};
 
 /// Everything the init needs; it lives in the parent's memory, which the clone copied.
@@ -50,6 +52,8 @@ pub struct InitArgs<'a> {
     pub cgroup: Option<&'a crate::cgroups::Manager>,
     /// Parent fds the clone must close at once (the state-directory lock).
     pub close_in_child: &'a [std::os::fd::RawFd],
+    /// linux.seccomp, compiled (and checked against this kernel) by the parent.
+    pub seccomp: Option<&'a Filter>,
 }
 
 /// Run the init; never returns. Failures go to the parent as `Msg::Error`.
@@ -97,9 +101,15 @@ fn setup(args: &InitArgs<'_>, chan: &Channel) -> Result<Never, InitError> {
     terminal_phase(args.spec, chan)?;
     kernel_phase(args.spec)?;
     rootfs::finalize(args.spec)?;
-    let (program, env) = privilege_phase(args)?;
+    let (program, env) = privilege_phase(args, chan)?;
 
     sys::process::set_pdeathsig(0).map_err(InitError::sys("prctl PR_SET_PDEATHSIG"))?;
+    // With no_new_privs, as late as we can: after this only reporting Ready, waiting
+    // on exec.fifo, startContainer hooks, close_range, signal resets and execve remain,
+    // so the profile filters the container's program rather than the runtime's setup.
+    if no_new_privs(args.spec) {
+        load_seccomp(args, chan)?;
+    }
     chan.send(&Msg::Ready, None)?;
     let fifo = wait_for_start(&host_proc, args.fifo)?;
     drop(host_proc);
@@ -219,9 +229,12 @@ fn kernel_phase(spec: &Spec) -> Result<(), InitError> {
     Ok(())
 }
 
-/// rlimits, labels, the uid switch, cwd, capabilities, no_new_privs, umask; returns
-/// the resolved program path.
-fn privilege_phase(args: &InitArgs<'_>) -> Result<(CString, Vec<String>), InitError> {
+/// rlimits, labels, the uid switch, cwd, capabilities, no_new_privs, umask, seccomp;
+/// returns the resolved program path.
+fn privilege_phase(
+    args: &InitArgs<'_>,
+    chan: &Channel,
+) -> Result<(CString, Vec<String>), InitError> {
     let process = args
         .spec
         .process()
@@ -232,6 +245,12 @@ fn privilege_phase(args: &InitArgs<'_>) -> Result<(CString, Vec<String>), InitEr
     security::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     security::apply_labels(process)?;
     let caps = process.capabilities().as_ref();
+    let no_new_privs = no_new_privs(args.spec);
+    // Without no_new_privs the kernel lets only CAP_SYS_ADMIN install a filter: load it
+    // now, before the uid switch and the capability drop take that away (as runc).
+    if !no_new_privs {
+        load_seccomp(args, chan)?;
+    }
     // The bounding set needs CAP_SETPCAP, which the uid switch may take away.
     security::drop_bounding_set(caps)?;
     // While still root: the process user gets its stdio (pipes, the pty slave).
@@ -240,7 +259,7 @@ fn privilege_phase(args: &InitArgs<'_>) -> Result<(CString, Vec<String>), InitEr
     // After the switch, so that the cwd is checked with the process's own permissions.
     chdir(process.cwd()).map_err(InitError::path("chdir to cwd", process.cwd()))?;
     security::apply_capabilities(caps)?;
-    if process.no_new_privileges() == Some(true) {
+    if no_new_privs {
         security::set_no_new_privs()?;
     }
     nix::sys::stat::umask(Mode::from_bits_truncate(
@@ -252,6 +271,42 @@ fn privilege_phase(args: &InitArgs<'_>) -> Result<(CString, Vec<String>), InitEr
         .and_then(|a| a.first())
         .ok_or(InitError::Config("process.args: empty"))?;
     Ok((find_program(argv0, &env)?, env))
+}
+
+fn no_new_privs(spec: &Spec) -> bool {
+    spec.process()
+        .as_ref()
+        .is_some_and(|p| p.no_new_privileges() == Some(true))
+}
+
+/// Install the filter; with a listener, give the parent its fd number (it takes the fd
+/// with pidfd_getfd and hands it to the agent) and wait until it has done so.
+fn load_seccomp(args: &InitArgs<'_>, chan: &Channel) -> Result<(), InitError> {
+    load_filter(args.seccomp, chan)
+}
+
+/// [`load_seccomp`] for any process the runtime starts (the init, an exec'd process).
+pub(crate) fn load_filter(filter: Option<&Filter>, chan: &Channel) -> Result<(), InitError> {
+    let Some(filter) = filter else {
+        return Ok(());
+    };
+    let listener = crate::seccomp::load::load(filter).map_err(|e| match e {
+        LoadError::Sys { op, source } => InitError::Sys {
+            op: format!("linux.seccomp: seccomp {op}"),
+            source,
+        },
+        other => InitError::Sys {
+            op: other.to_string(),
+            source: Errno::EINVAL,
+        },
+    })?;
+    if let Some(fd) = listener {
+        chan.send(&Msg::SeccompListener(fd.as_raw_fd()), None)?;
+        chan.expect(|m| matches!(m, Msg::Continue(_)))?;
+        // Only the agent may answer; the container keeps no copy (it is close-on-exec too).
+        drop(fd);
+    }
+    Ok(())
 }
 
 /// The environment with HOME set as runc sets it when the spec does not: the user's

@@ -25,6 +25,11 @@ pub enum Msg {
     InitPid(i32),
     /// init → parent: mounts are done, run prestart and createRuntime hooks.
     RunHooks,
+    /// init → parent: the seccomp filter is loaded and this fd number (in the init) is
+    /// its notification listener; the parent takes it with pidfd_getfd, hands it to
+    /// the agent and answers `Continue`. A number, not SCM_RIGHTS: the filtered init
+    /// makes as few system calls as it can.
+    SeccompListener(i32),
     /// init → parent: set up, now blocking on exec.fifo.
     Ready,
     /// any → parent: setup failed with this message.
@@ -50,6 +55,7 @@ impl Msg {
             // Far from the others, so variants added meanwhile on other branches
             // cannot take the same tag.
             Msg::Execing => (16, &[]),
+            Msg::SeccompListener(fd) => return [&[7u8][..], &fd.to_le_bytes()].concat(),
         };
         [&[tag][..], body].concat()
     }
@@ -67,6 +73,9 @@ impl Msg {
             6 => Msg::Error(String::from_utf8_lossy(body).into_owned()),
             10 => Msg::Console,
             16 => Msg::Execing,
+            7 => Msg::SeccompListener(i32::from_le_bytes(
+                body.try_into().map_err(|_| SyncError::Malformed(tag))?,
+            )),
             _ => return Err(SyncError::Malformed(tag)),
         })
     }
@@ -221,11 +230,13 @@ mod tests {
             Msg::Error("mount proc on /proc: EPERM".into()),
             Msg::Console,
             Msg::Execing,
+            Msg::SeccompListener(5),
         ] {
             assert_eq!(Msg::decode(&m.encode()).unwrap(), m);
         }
         assert!(matches!(Msg::decode(&[99]), Err(SyncError::Malformed(99))));
         assert!(matches!(Msg::decode(&[3, 1]), Err(SyncError::Malformed(3))));
+        assert!(matches!(Msg::decode(&[7]), Err(SyncError::Malformed(7))));
     }
 
     #[test]

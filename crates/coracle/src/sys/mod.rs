@@ -9,6 +9,7 @@ pub mod fd;
 pub mod mount;
 pub mod pidfd;
 pub mod process;
+pub mod seccomp;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tty;

@@ -15,7 +15,7 @@ use nix::sched::{setns, CloneFlags};
 use nix::unistd::{chdir, setresgid, setresuid, setsid, Gid, Uid};
 
 use super::ExecArgs;
-use crate::process::init::{find_program, new_session_keyring, with_home};
+use crate::process::init::{find_program, load_filter, new_session_keyring, with_home};
 use crate::process::sync::{Channel, Msg};
 use crate::process::InitError;
 use crate::{console, security, sys};
@@ -57,6 +57,12 @@ fn setup(args: &ExecArgs<'_>, join: CloneFlags, chan: &Channel) -> Result<Never,
     security::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     security::apply_labels(process)?;
     let caps = process.capabilities().as_ref();
+    let no_new_privs = process.no_new_privileges() == Some(true);
+    // The container's filter, in the init's order: without no_new_privs while
+    // CAP_SYS_ADMIN is still held, else after no_new_privs.
+    if !no_new_privs {
+        load_filter(args.seccomp, chan)?;
+    }
     security::drop_bounding_set(caps)?;
     // While still root: the process user gets its stdio (pipes, the pty slave), so it
     // can reopen them through /proc/self/fd (runc's fixStdioPermissions, exec too).
@@ -65,12 +71,10 @@ fn setup(args: &ExecArgs<'_>, join: CloneFlags, chan: &Channel) -> Result<Never,
     // After the switch, so that the cwd is checked with the process's own permissions.
     chdir(process.cwd()).map_err(InitError::path("chdir to cwd", process.cwd()))?;
     security::apply_capabilities(caps)?;
-    if process.no_new_privileges() == Some(true) {
+    if no_new_privs {
         security::set_no_new_privs()?;
+        load_filter(args.seccomp, chan)?;
     }
-    // HOOK(seccomp): the container's filter (linux.seccomp, compiled in the parent)
-    // is loaded here, after no_new_privs and as the last step before execve, as the
-    // init does. Until then `Container::exec` refuses containers that have one.
     security::set_umask(process.user().umask().unwrap_or(0o022));
     let argv0 = process
         .args()

@@ -61,6 +61,22 @@ pub struct ExecArgs<'a> {
     pub cgroup: Option<BorrowedFd<'a>>,
     /// Where the pty master goes when `process.terminal` is set (required then).
     pub console: Option<ConsoleTarget<'a>>,
+    /// The container's seccomp filter, compiled by the parent.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// Hands a notify listener (its fd number in the child) to the agent; required
+    /// when the filter has one.
+    pub listener: Option<ListenerHandOff<'a>>,
+}
+
+/// Takes a notify listener from the child (its pidfd and the fd number there) to the
+/// agent at `linux.seccomp.listenerPath`.
+#[derive(Clone, Copy)]
+pub struct ListenerHandOff<'a>(pub &'a dyn Fn(BorrowedFd<'_>, i32) -> Result<(), InitError>);
+
+impl std::fmt::Debug for ListenerHandOff<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ListenerHandOff")
+    }
 }
 
 /// A process started inside the container, not yet reaped (it is our child).
@@ -297,6 +313,13 @@ fn release(
                 // Our copy of the master closes when this arm ends.
                 console::deliver(target, master.as_fd())?;
                 console_sent = true;
+            }
+            Ok((Msg::SeccompListener(fd), _)) => {
+                let hand_over = args.listener.ok_or(InitError::Config(
+                    "linux.seccomp: no listener hand-off for SCMP_ACT_NOTIFY",
+                ))?;
+                (hand_over.0)(spawned.pidfd.as_fd(), fd)?;
+                chan.send(&Msg::Continue(Vec::new()), None)?;
             }
             Ok((Msg::Execing, _)) => break,
             Ok((Msg::Error(e), _)) => return Err(InitError::Peer(Expected::Peer(e))),
