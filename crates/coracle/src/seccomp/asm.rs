@@ -27,7 +27,12 @@ pub(crate) struct Label(usize);
 enum Ins {
     Ld(u32),
     And(u32),
-    Jmp { op: u16, k: u32, jt: Label, jf: Label },
+    Jmp {
+        op: u16,
+        k: u32,
+        jt: Label,
+        jf: Label,
+    },
     Ja(Label),
     Ret(u32),
 }
@@ -51,7 +56,6 @@ impl Asm {
         debug_assert!(self.bound[l.0].is_none(), "label bound twice");
         self.bound[l.0] = Some(self.code.len());
     }
-
 
     pub(crate) fn ld(&mut self, offset: u32) {
         self.code.push(Ins::Ld(offset));
@@ -106,9 +110,19 @@ impl Asm {
                 let tramp = Label(target.len());
                 target.push(pc + 1);
                 let new = if is_t {
-                    Ins::Jmp { op, k, jt: tramp, jf }
+                    Ins::Jmp {
+                        op,
+                        k,
+                        jt: tramp,
+                        jf,
+                    }
                 } else {
-                    Ins::Jmp { op, k, jt, jf: tramp }
+                    Ins::Jmp {
+                        op,
+                        k,
+                        jt,
+                        jf: tramp,
+                    }
                 };
                 self.code[pc] = new;
                 self.code.insert(pc + 1, Ins::Ja(dest));

@@ -21,7 +21,7 @@ impl SeccompData {
             b[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
         }
         let o = off as usize;
-        if off % 4 != 0 || o + 4 > 64 {
+        if !off.is_multiple_of(4) || o + 4 > 64 {
             return None;
         }
         Some(u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]))
@@ -35,7 +35,9 @@ pub fn run(prog: &[libc::sock_filter], d: &SeccompData) -> Result<(u32, usize), 
     let mut pc = 0usize;
     let mut steps = 0usize;
     loop {
-        let ins = prog.get(pc).ok_or_else(|| format!("pc {pc} beyond the program"))?;
+        let ins = prog
+            .get(pc)
+            .ok_or_else(|| format!("pc {pc} beyond the program"))?;
         steps += 1;
         let k = ins.k;
         let class = ins.code & 0x07;
@@ -46,9 +48,9 @@ pub fn run(prog: &[libc::sock_filter], d: &SeccompData) -> Result<(u32, usize), 
                 // LD / LDX
                 let v = match ins.code & 0xe0 {
                     0x20 => d.word(k).ok_or_else(|| format!("bad load offset {k}"))?, // ABS
-                    0x00 => k,                                                         // IMM
-                    0x60 => *mem.get(k as usize).ok_or("bad mem slot")?,               // MEM
-                    0x80 => 64,                                                        // LEN
+                    0x00 => k,                                                        // IMM
+                    0x60 => *mem.get(k as usize).ok_or("bad mem slot")?,              // MEM
+                    0x80 => 64,                                                       // LEN
                     m => return Err(format!("unsupported load mode {m:#x}")),
                 };
                 if ins.code & 0x18 != 0 {
@@ -128,7 +130,7 @@ pub fn validate(prog: &[libc::sock_filter]) -> Result<(), String> {
                 return Err(format!("jump at {pc} leaves the program"));
             }
         }
-        if class == 0x00 && ins.code & 0xe0 == 0x20 && (ins.k % 4 != 0 || ins.k >= 64) {
+        if class == 0x00 && ins.code & 0xe0 == 0x20 && (!ins.k.is_multiple_of(4) || ins.k >= 64) {
             return Err(format!("load at {pc} of offset {}", ins.k));
         }
     }

@@ -89,7 +89,13 @@ pub(crate) fn resolve(
     let mut skipped: Vec<String> = Vec::new();
     let mut notify = false;
     let empty = Vec::new();
-    for (i, sc) in profile.syscalls().as_ref().unwrap_or(&empty).iter().enumerate() {
+    for (i, sc) in profile
+        .syscalls()
+        .as_ref()
+        .unwrap_or(&empty)
+        .iter()
+        .enumerate()
+    {
         let act = action::from_oci(
             sc.action(),
             sc.errno_ret(),
@@ -193,7 +199,11 @@ fn add_name(ar: &mut ArchRules, name: &str, act: Action, groups: &[Group]) -> bo
 
 /// Narrow comparisons to the architecture's width and drop those that always hold.
 fn narrow(arch: &ArchInfo, conds: &[Cmp]) -> Vec<Cmp> {
-    let width = if arch.is64 { u64::MAX } else { u64::from(u32::MAX) };
+    let width = if arch.is64 {
+        u64::MAX
+    } else {
+        u64::from(u32::MAX)
+    };
     let mut out: Vec<Cmp> = conds
         .iter()
         .filter_map(|c| {
@@ -229,21 +239,13 @@ fn add_rule(ar: &mut ArchRules, nr: u32, conds: &[Cmp], act: Action) {
             ar.syscalls.insert(nr, SysRules::Always(act));
         }
         (None, false) => {
-            ar.syscalls.insert(
-                nr,
-                SysRules::Rules(vec![Rule {
-                    conds,
-                    action: act,
-                }]),
-            );
+            ar.syscalls
+                .insert(nr, SysRules::Rules(vec![Rule { conds, action: act }]));
         }
         (Some(SysRules::Always(_)), _) => {}
         (Some(e @ SysRules::Rules(_)), true) => *e = SysRules::Always(act),
         (Some(SysRules::Rules(rules)), false) => {
-            let r = Rule {
-                conds,
-                action: act,
-            };
+            let r = Rule { conds, action: act };
             if !rules.contains(&r) {
                 rules.push(r);
             }

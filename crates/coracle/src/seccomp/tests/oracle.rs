@@ -2,7 +2,9 @@
 
 use std::io::{Read, Seek};
 
-use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompOperator};
 
 use crate::seccomp::action;
@@ -23,7 +25,8 @@ fn scmp_action(a: u32) -> ScmpAction {
 
 /// libseccomp's program for `profile`, or `None` when libseccomp (hence runc) refuses it.
 pub(super) fn program(profile: &LinuxSeccomp) -> Option<Vec<libc::sock_filter>> {
-    let default = action::from_oci(profile.default_action(), profile.default_errno_ret(), "").ok()?;
+    let default =
+        action::from_oci(profile.default_action(), profile.default_errno_ret(), "").ok()?;
     let mut ctx = ScmpFilterContext::new(scmp_action(default)).ok()?;
     for a in profile.architectures().iter().flatten() {
         let arch: ScmpArch = a.to_string().parse().ok()?;
@@ -67,11 +70,13 @@ pub(super) fn program(profile: &LinuxSeccomp) -> Option<Vec<libc::sock_filter>> 
             let ok = if conds.is_empty() {
                 ctx.add_rule(scmp_action(act), sys).is_ok()
             } else if split {
-                conds
-                    .iter()
-                    .all(|c| ctx.add_rule_conditional(scmp_action(act), sys, &[*c]).is_ok())
+                conds.iter().all(|c| {
+                    ctx.add_rule_conditional(scmp_action(act), sys, &[*c])
+                        .is_ok()
+                })
             } else {
-                ctx.add_rule_conditional(scmp_action(act), sys, &conds).is_ok()
+                ctx.add_rule_conditional(scmp_action(act), sys, &conds)
+                    .is_ok()
             };
             if !ok {
                 return None;
