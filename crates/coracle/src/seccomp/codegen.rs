@@ -96,7 +96,6 @@ impl Gen<'_> {
             }
             Op::MaskedEq => {
                 if is64 && m_hi != 0 {
-                    let next = a.label();
                     a.ld(hi_off);
                     if m_hi != u32::MAX {
                         a.and(m_hi);
@@ -105,6 +104,7 @@ impl Gen<'_> {
                         a.jmp(BPF_JEQ, d_hi, pass, fail);
                         return;
                     }
+                    let next = a.label();
                     a.jmp(BPF_JEQ, d_hi, next, fail);
                     a.bind(next);
                 }
@@ -216,6 +216,11 @@ fn intervals(
     }
     if next <= u64::from(u32::MAX) {
         push(&mut iv, next as u32, Outcome::Ret(badarch));
+    }
+    // Syscall -1 (a tracer's skip) is not an x32 call: libseccomp lets it through to the
+    // default action rather than the bad-architecture action.
+    if iv.last().map(|l| l.1) == Some(Outcome::Ret(badarch)) && next <= u64::from(u32::MAX) {
+        push(&mut iv, u32::MAX, Outcome::Ret(default));
     }
     iv
 }

@@ -21,7 +21,7 @@ impl SeccompData {
             b[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
         }
         let o = off as usize;
-        if off % 4 != 0 || o + 4 > 64 {
+        if !off.is_multiple_of(4) || o + 4 > 64 {
             return None;
         }
         Some(u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]))
@@ -130,7 +130,7 @@ pub fn validate(prog: &[libc::sock_filter]) -> Result<(), String> {
                 return Err(format!("jump at {pc} leaves the program"));
             }
         }
-        if class == 0x00 && ins.code & 0xe0 == 0x20 && (ins.k % 4 != 0 || ins.k >= 64) {
+        if class == 0x00 && ins.code & 0xe0 == 0x20 && (!ins.k.is_multiple_of(4) || ins.k >= 64) {
             return Err(format!("load at {pc} of offset {}", ins.k));
         }
     }

@@ -1,1 +1,0 @@
-//! Unit tests of the compiler against the interpreter.
