@@ -183,3 +183,35 @@ fn no_pivot_chroots_into_the_rootfs() {
         "{stdout}"
     );
 }
+
+/// config.md mounts, runc's `tmpcopyup` (podman's `--read-only` uses it): the tmpfs
+/// starts with a copy of the directory it covers, and writes stay in the tmpfs.
+#[test]
+fn tmpcopyup_fills_the_tmpfs_from_the_directory_below() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("grep -c root /etc/passwd; echo new > /etc/added; stat -c %a /etc; grep tmpfs /proc/self/mountinfo | grep -c ' /etc '");
+    b.edit(|c| {
+        c["root"]["readonly"] = serde_json::json!(true);
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "nosuid"]}
+        ));
+    });
+    let out = rt.output_of(&b);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_ne!(lines[0], "0", "passwd was copied: {out}");
+    assert_eq!(lines[2], "1", "/etc is a tmpfs: {out}");
+    assert!(
+        !b.rootfs().join("etc/added").exists(),
+        "the write stayed in the tmpfs"
+    );
+    let mode = std::fs::metadata(b.rootfs().join("etc")).unwrap();
+    assert_eq!(
+        lines[1],
+        format!(
+            "{:o}",
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o7777
+        ),
+        "the directory's mode carries over"
+    );
+}

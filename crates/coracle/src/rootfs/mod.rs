@@ -9,6 +9,7 @@
 //! /dev), hooks, [`pivot`], hostname and sysctls, then [`finalize`]
 //! (read-only and masked paths, read-only remounts, `root.readonly`).
 
+mod copyup;
 mod devices;
 mod masked;
 mod mount_options;

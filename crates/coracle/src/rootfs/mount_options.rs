@@ -40,11 +40,11 @@ const fn rclr(attr: u64) -> Opt {
     Opt::RecAttr { clear: true, attr }
 }
 
-/// The option names this build honours (idmapped mounts and tmpcopyup are refused).
+/// The option names this build honours (idmapped mounts are refused).
 pub fn supported_names() -> Vec<&'static str> {
     OPTIONS
         .iter()
-        .filter(|(_, o)| !matches!(o, Opt::Idmap | Opt::CopyUp))
+        .filter(|(_, o)| !matches!(o, Opt::Idmap))
         .map(|(n, _)| *n)
         .collect()
 }

@@ -99,8 +99,11 @@ pub(super) fn mount_entry(ctx: &Ctx<'_>, i: usize, m: &Mount) -> Result<(), Root
             "idmapped mounts are not supported",
         ));
     }
-    if e.opts.copy_up {
-        return Err(invalid(e.field("options"), "tmpcopyup is not supported"));
+    if e.opts.copy_up && e.typ != "tmpfs" {
+        return Err(invalid(
+            e.field("options"),
+            "tmpcopyup applies to tmpfs only",
+        ));
     }
     if e.typ == "bind" {
         e.opts.flags |= MsFlags::MS_BIND;
@@ -216,16 +219,33 @@ fn tmpfs(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
             .data
             .insert(0, format!("mode={:04o}", st.st_mode & 0o7777));
     }
+    // tmpcopyup: the directory about to be covered, opened before the mount hides it.
+    let under = match (e.opts.copy_up, existed) {
+        (true, true) => Some(
+            nix::fcntl::openat(
+                r.fd.as_fd(),
+                ".",
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(sys_err("open for tmpcopyup", e.dest))?,
+        ),
+        _ => None,
+    };
     fs_mount(ctx, &e2, &r, e.opts.flags - MsFlags::MS_RDONLY)?;
+    if let Some(under) = under {
+        let top = reopen(ctx.root, e, &r.path)?;
+        super::copyup::copy_tree(under.as_fd(), top.as_fd())
+            .map_err(sys_err("tmpcopyup into", e.dest))?;
+    }
     Ok(r.path)
 }
 
 /// `cgroup`: on a pure cgroup v2 host mount cgroup2 (falling back to a bind of our
 /// own cgroup when the kernel refuses, e.g. a user namespace without a cgroup
-/// namespace). On a v1 or hybrid host, bind the host's whole /sys/fs/cgroup tree,
-/// with the entry's ro/nosuid/nodev/noexec applied recursively so every
-/// hierarchy below is covered. (runc instead builds a tmpfs with one bind per
-/// hierarchy; the recursive bind shows the same hierarchies at the same paths.)
+/// namespace). On a v1 or hybrid host, one bind per hierarchy of the container's own
+/// cgroup ([`cgroup_v1`]); without those (a caller that has no cgroup for us), the
+/// host's whole tree, with the entry's ro/nosuid/nodev/noexec applied recursively.
 fn cgroup(ctx: &Ctx<'_>, e: &Entry<'_>) -> Result<PathBuf, RootfsError> {
     let r =
         resolve(ctx.root, e.dest, Create::Dir).map_err(sys_err("create mount point", e.dest))?;
