@@ -20,7 +20,7 @@ for line in sys.stdin:
     if kind == ["test"] and name != "lifecycle_repeat":
         print(m["executable"])
     elif name == "coracle" and kind == ["lib"]:
-        print(m["executable"] + " cgroups")')
+        print(m["executable"] + " cgroup")')
 script=target/vm-tests.sh
 {
     echo 'rc=0'

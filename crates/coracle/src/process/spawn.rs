@@ -228,3 +228,53 @@ fn bootstrap_setup(args: &InitArgs<'_>, chan: &Channel) -> Result<(), InitError>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::{Manager, Mode};
+
+    /// On cgroup v2 the init is born in its cgroup (clone3 CLONE_INTO_CGROUP): the
+    /// child's very first look at /proc/self/cgroup already shows it there, and no
+    /// cgroup.procs write is needed. Elsewhere there is no v2 cgroup fd to clone into.
+    #[test]
+    fn clone_into_cgroup_places_the_child_at_birth_on_v2() {
+        let path = format!("/coracle-test-clone-into-{}", std::process::id());
+        let m = Manager::new(Some(std::path::Path::new(&path)), "unused").unwrap();
+        m.create().unwrap();
+        let fd = m.clone_fd().unwrap();
+        if m.mode() != Mode::Unified {
+            assert!(fd.is_none(), "only a pure v2 host clones into the cgroup");
+            m.remove().unwrap();
+            eprintln!("not cgroup v2 here: the v2 guest runs the placement check");
+            return;
+        }
+        // Prepared before the clone: the child of a multi-threaded test process must
+        // not allocate.
+        let want = format!("0::{path}\n");
+        let (result, placed) = clone_into(0, fd.as_ref());
+        match result.unwrap() {
+            CloneResult::Child => {
+                let mut buf = [0u8; 256];
+                let n = nix::fcntl::open(
+                    "/proc/self/cgroup",
+                    nix::fcntl::OFlag::O_RDONLY,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .and_then(|fd| nix::unistd::read(&fd, &mut buf))
+                .unwrap_or(0);
+                sys::process::exit_now(i32::from(&buf[..n] != want.as_bytes()))
+            }
+            CloneResult::Parent { pid, .. } => {
+                let status = waitpid(pid, None).unwrap();
+                m.remove().unwrap();
+                assert!(placed, "clone3 took CLONE_INTO_CGROUP");
+                assert_eq!(
+                    status,
+                    nix::sys::wait::WaitStatus::Exited(pid, 0),
+                    "the child saw itself in {path} from its start"
+                );
+            }
+        }
+    }
+}
