@@ -87,8 +87,105 @@ fn cgroup() -> Value {
     json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true})
 }
 
+/// Every name the OCI spec defines for `linux.seccomp`; what is advertised is the
+/// subset this build compiles and this kernel loads, found by trying each.
+const OCI_ACTIONS: [&str; 9] = [
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_TRAP",
+];
+const OCI_OPERATORS: [&str; 7] = [
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_MASKED_EQ",
+    "SCMP_CMP_NE",
+];
+const OCI_ARCHS: [&str; 23] = [
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_M68K",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_SH",
+    "SCMP_ARCH_SHEB",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+];
+
+/// Whether this build compiles `profile` and this kernel can load the result.
+fn seccomp_accepts(profile: Value) -> bool {
+    serde_json::from_value::<oci_spec::runtime::LinuxSeccomp>(profile)
+        .ok()
+        .and_then(|p| crate::seccomp::compile(&p).ok())
+        .is_some_and(|f| crate::seccomp::load::check(&f).is_ok())
+}
+
 fn seccomp() -> Value {
-    json!({"enabled": false})
+    let rule = |action: &str, args: Value| {
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/features-probe",
+               "syscalls": [{"names": ["getpid"], "action": action, "args": args}]})
+    };
+    let actions: Vec<&str> = OCI_ACTIONS
+        .into_iter()
+        .filter(|a| seccomp_accepts(rule(a, json!([]))))
+        .collect();
+    let operators: Vec<&str> = OCI_OPERATORS
+        .into_iter()
+        .filter(|op| {
+            seccomp_accepts(rule(
+                "SCMP_ACT_ERRNO",
+                json!([{"index": 0, "value": 1, "op": op}]),
+            ))
+        })
+        .collect();
+    let archs: Vec<&str> = OCI_ARCHS
+        .into_iter()
+        .filter(|arch| {
+            let mut p = rule("SCMP_ACT_ERRNO", json!([]));
+            p["architectures"] = json!([arch]);
+            seccomp_accepts(p)
+        })
+        .collect();
+    let known: Vec<&str> = crate::seccomp::load::FLAG_NAMES
+        .iter()
+        .map(|(_, n)| *n)
+        .collect();
+    let supported: Vec<&str> = crate::seccomp::load::FLAG_NAMES
+        .iter()
+        .filter(|(bit, _)| crate::sys::seccomp::filter_flags_supported(*bit).unwrap_or(false))
+        .map(|(_, n)| *n)
+        .collect();
+    json!({
+        "enabled": !actions.is_empty(),
+        "actions": actions,
+        "operators": operators,
+        "archs": archs,
+        "knownFlags": known,
+        "supportedFlags": supported,
+    })
 }
 
 /// What the host looks like to this build: the cgroup mode it detected.
@@ -132,6 +229,28 @@ mod tests {
             capabilities().len(),
             (last + 1).min(tables::CAPABILITIES.len())
         );
+    }
+
+    #[test]
+    fn seccomp_features_come_from_the_compiler_and_the_kernel() {
+        let s = seccomp();
+        assert_eq!(s["enabled"], true);
+        let list = |k: &str| -> Vec<String> {
+            s[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(list("actions").len(), 9, "{s}");
+        assert_eq!(list("operators").len(), 7, "{s}");
+        let archs = list("archs");
+        assert!(archs.contains(&"SCMP_ARCH_X86_64".to_string()), "{archs:?}");
+        assert!(
+            !archs.contains(&"SCMP_ARCH_S390X".to_string()),
+            "no s390x table: {archs:?}"
+        );
+        assert!(list("supportedFlags").contains(&"SECCOMP_FILTER_FLAG_LOG".to_string()));
     }
 
     #[test]
