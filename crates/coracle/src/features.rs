@@ -175,7 +175,11 @@ fn seccomp() -> Value {
         .collect();
     let supported: Vec<&str> = crate::seccomp::load::FLAG_NAMES
         .iter()
-        .filter(|(bit, _)| crate::sys::seccomp::filter_flags_supported(*bit).unwrap_or(false))
+        .filter(|(bit, _)| {
+            // WAIT_KILLABLE_RECV is only valid together with NEW_LISTENER.
+            let with = if *bit == 1 << 5 { *bit | 1 << 3 } else { *bit };
+            crate::sys::seccomp::filter_flags_supported(with).unwrap_or(false)
+        })
         .map(|(_, n)| *n)
         .collect();
     json!({
@@ -250,7 +254,13 @@ mod tests {
             !archs.contains(&"SCMP_ARCH_S390X".to_string()),
             "no s390x table: {archs:?}"
         );
-        assert!(list("supportedFlags").contains(&"SECCOMP_FILTER_FLAG_LOG".to_string()));
+        let flags = list("supportedFlags");
+        assert!(flags.contains(&"SECCOMP_FILTER_FLAG_LOG".to_string()));
+        // Since Linux 5.19; every kernel this runs on in CI has it.
+        assert!(
+            flags.contains(&"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV".to_string()),
+            "{flags:?}"
+        );
     }
 
     #[test]
