@@ -16,10 +16,10 @@ use crate::namespaces::{NamespaceError, Plan};
 use crate::process::init::InitArgs;
 use crate::process::sync::{Expected, Msg, SyncError};
 use crate::process::{spawn, InitError};
-use crate::seccomp::{self, Filter};
+use crate::seccomp::Filter;
 use crate::spec::{self, Bundle, SpecError};
 use crate::state::{self, ContainerDir, State, StateError, Status, Store};
-use crate::sys::pidfd::{pidfd_getfd, pidfd_open, pidfd_send_signal};
+use crate::sys::pidfd::{pidfd_open, pidfd_send_signal};
 use crate::{members, support, warn};
 
 /// Any lifecycle failure.
@@ -74,6 +74,7 @@ pub enum Error {
 }
 
 mod cgroup;
+mod filter;
 
 pub use cgroup::Monitor;
 
@@ -179,7 +180,7 @@ impl Container {
         state::validate_id(id)?;
         let bundle = spec::load(&opts.bundle)?;
         support::check(&bundle.spec, opts)?;
-        let seccomp = compile_seccomp(&bundle.spec)?;
+        let seccomp = filter::compile(&bundle.spec)?;
         let plan = Plan::from_spec(&bundle.spec)?;
         let cgroup = cgroup::manager_for(&bundle.spec, id)?;
         // The id is claimed before the cgroup is touched: a second create of a live id
@@ -452,7 +453,7 @@ fn spawn_init(
                 }
                 Ok((Msg::SeccompListener(fd), _)) => {
                     let creating = state.oci_state(Status::Creating);
-                    hand_over_listener(spawned.pidfd.as_fd(), fd, &bundle.spec, &creating)?;
+                    filter::hand_over_listener(spawned.pidfd.as_fd(), fd, &bundle.spec, &creating)?;
                     spawned
                         .chan
                         .send(&Msg::Continue(Vec::new()), None)
@@ -485,39 +486,6 @@ fn spawn_init(
             Err(e)
         }
     }
-}
-
-/// `linux.seccomp` compiled and checked against this kernel, before anything exists.
-fn compile_seccomp(spec: &oci_spec::runtime::Spec) -> Result<Option<Filter>, Error> {
-    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
-        return Ok(None);
-    };
-    let unsupported = |e: &dyn std::fmt::Display| Error::Unsupported(e.to_string());
-    // Also refuses SCMP_ACT_NOTIFY without listenerPath.
-    let filter = seccomp::compile(profile).map_err(|e| unsupported(&e))?;
-    seccomp::load::check(&filter).map_err(|e| unsupported(&e))?;
-    Ok(Some(filter))
-}
-
-/// Take the init's listener fd (number `fd` in the init) with pidfd_getfd and send it
-/// to the agent at `linux.seccomp.listenerPath` with the container's state; our copy
-/// is closed on return.
-fn hand_over_listener(
-    pidfd: std::os::fd::BorrowedFd<'_>,
-    fd: i32,
-    spec: &oci_spec::runtime::Spec,
-    state: &serde_json::Value,
-) -> Result<(), Error> {
-    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let Some(path) = profile.and_then(|p| p.listener_path().as_ref()) else {
-        return Err(Error::Unsupported(
-            "linux.seccomp.listenerPath: required when the profile uses SCMP_ACT_NOTIFY".into(),
-        ));
-    };
-    let listener = pidfd_getfd(pidfd, fd).map_err(sys_err("pidfd_getfd seccomp listener"))?;
-    let metadata = profile.and_then(|p| p.listener_metadata().as_deref());
-    seccomp::notify::send_listener(path, listener.as_fd(), state, metadata)
-        .map_err(|e| Error::Unsupported(e.to_string()))
 }
 
 /// Wait for the init's answer on exec.fifo: EOF once execve closed the (close-on-exec)

@@ -96,11 +96,11 @@ impl Container {
         let env = spawn_exec::dedup_env(opts.process.env().as_deref().unwrap_or_default());
         // The container's filter, as runc: an exec'd process is confined like the init,
         // and a notify listener of its own goes to the same agent.
-        let seccomp = super::compile_seccomp(&self.state.config)?;
+        let seccomp = super::filter::compile(&self.state.config)?;
         let running = self.state.oci_state(self.status());
         let config = &self.state.config;
         let hand_over = |pidfd: std::os::fd::BorrowedFd<'_>, fd: i32| {
-            super::hand_over_listener(pidfd, fd, config, &running)
+            super::filter::hand_over_listener(pidfd, fd, config, &running)
                 .map_err(|e| crate::process::InitError::Exec(e.to_string()))
         };
         let args = ExecArgs {
