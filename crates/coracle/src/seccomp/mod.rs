@@ -46,6 +46,8 @@ mod codegen;
 mod interp;
 pub mod load;
 pub mod notify;
+#[cfg(test)]
+mod reference;
 mod rules;
 mod tables;
 #[cfg(test)]
