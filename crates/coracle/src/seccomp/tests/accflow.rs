@@ -26,10 +26,20 @@ type Acc = Option<(u32, Vec<u32>, bool)>;
 
 const OFF_ARCH: u32 = 4;
 
-/// The first instruction (its index) that uses the accumulator while it may hold
-/// different words depending on the path taken, or compares the architecture word after
-/// it matched a token; `None` when the program is consistent.
-pub(super) fn ambiguous_acc(prog: &[libc::sock_filter]) -> Option<usize> {
+/// A defect of a program's accumulator use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AccDefect {
+    /// The instruction at this index may read different words on different paths.
+    Stale(usize),
+    /// The instruction at this index compares the architecture word again after it
+    /// matched a token: the syscall-number load is missing.
+    NoSyscallLoad(usize),
+}
+
+/// The first instruction that uses the accumulator while it may hold different words
+/// depending on the path taken, or compares the architecture word after it matched a
+/// token; `None` when the program is consistent.
+pub(super) fn ambiguous_acc(prog: &[libc::sock_filter]) -> Option<AccDefect> {
     let mut incoming: Vec<BTreeSet<Acc>> = vec![BTreeSet::new(); prog.len() + 1];
     incoming[0].insert(None);
     for pc in 0..prog.len() {
@@ -46,8 +56,11 @@ pub(super) fn ambiguous_acc(prog: &[libc::sock_filter]) -> Option<usize> {
             _ => false,
         };
         let matched_arch = states.iter().any(|s| matches!(s, Some((_, _, true))));
-        if uses_acc && (states.len() > 1 || matched_arch) {
-            return Some(pc);
+        if uses_acc && states.len() > 1 {
+            return Some(AccDefect::Stale(pc));
+        }
+        if uses_acc && matched_arch {
+            return Some(AccDefect::NoSyscallLoad(pc));
         }
         let out: BTreeSet<Acc> = match (class, i.code) {
             (0x00, _) => [Some((i.k, Vec::new(), false))].into(),

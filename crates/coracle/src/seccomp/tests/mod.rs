@@ -69,8 +69,9 @@ struct Stats {
 enum Skip {
     /// libseccomp (hence runc) refuses the profile.
     Refused,
-    /// libseccomp's program compares a stale accumulator (see [`accflow`]).
-    StaleAcc(usize),
+    /// libseccomp's program compares a stale accumulator or misses the syscall-number
+    /// load (see [`accflow`]).
+    Acc(accflow::AccDefect),
 }
 
 fn holds(is64: bool, c: &Cmp, args: &[u64; 6]) -> bool {
@@ -124,7 +125,7 @@ fn differential(
     );
     let theirs = oracle::program(profile).ok_or(Skip::Refused)?;
     if let Some(pc) = accflow::ambiguous_acc(&theirs) {
-        return Err(Skip::StaleAcc(pc));
+        return Err(Skip::Acc(pc));
     }
     let default =
         action::from_oci(profile.default_action(), profile.default_errno_ret(), "").unwrap();
@@ -393,7 +394,8 @@ fn random_profiles_match_libseccomp() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(8);
-    let (mut agreed, mut refused, mut stale, mut inputs, mut overlaps) = (0, 0, 0, 0, 0);
+    let (mut agreed, mut refused, mut inputs, mut overlaps, mut dropped) = (0, 0, 0, 0, 0);
+    let (mut stale, mut no_load) = (0, 0);
     for seed in 0..seeds {
         let mut rng = Rng(0x1234_5678_9abc_def1 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         for i in 0..100 {
@@ -403,16 +405,19 @@ fn random_profiles_match_libseccomp() {
                     agreed += 1;
                     inputs += s.inputs;
                     overlaps += s.overlaps;
+                    dropped += s.dropped;
                 }
                 Err(Skip::Refused) => refused += 1,
-                Err(Skip::StaleAcc(_)) => stale += 1,
+                Err(Skip::Acc(accflow::AccDefect::Stale(_))) => stale += 1,
+                Err(Skip::Acc(accflow::AccDefect::NoSyscallLoad(_))) => no_load += 1,
             }
         }
     }
     eprintln!(
         "random profiles: {agreed} compared ({inputs} inputs agree, {overlaps} inputs matched by \
-         rules with different actions), {stale} with libseccomp's stale accumulator, {refused} \
-         refused by libseccomp"
+         rules with different actions, {dropped} where libseccomp dropped a merged rule); \
+         skipped: {stale} with libseccomp's stale accumulator, {no_load} without its syscall \
+         load, {refused} refused by libseccomp"
     );
     assert!(
         agreed * 10 > seeds as usize * 100 * 7,
