@@ -28,25 +28,82 @@ pub struct RefArch {
 
 /// The ABIs of the random profiles.
 pub const REF_ARCHES: [RefArch; 5] = [
-    RefArch { name: "SCMP_ARCH_X86_64", token: 0xc000_003e, nrs: (0, 0x3fff_ffff), is64: true, mux: None },
-    RefArch { name: "SCMP_ARCH_X32", token: 0xc000_003e, nrs: (0x4000_0000, u32::MAX), is64: false, mux: None },
-    RefArch { name: "SCMP_ARCH_X86", token: 0x4000_0003, nrs: (0, u32::MAX), is64: false, mux: Some((102, 117)) },
-    RefArch { name: "SCMP_ARCH_AARCH64", token: 0xc000_00b7, nrs: (0, u32::MAX), is64: true, mux: None },
-    RefArch { name: "SCMP_ARCH_ARM", token: 0x4000_0028, nrs: (0, u32::MAX), is64: false, mux: None },
+    RefArch {
+        name: "SCMP_ARCH_X86_64",
+        token: 0xc000_003e,
+        nrs: (0, 0x3fff_ffff),
+        is64: true,
+        mux: None,
+    },
+    RefArch {
+        name: "SCMP_ARCH_X32",
+        token: 0xc000_003e,
+        nrs: (0x4000_0000, u32::MAX),
+        is64: false,
+        mux: None,
+    },
+    RefArch {
+        name: "SCMP_ARCH_X86",
+        token: 0x4000_0003,
+        nrs: (0, u32::MAX),
+        is64: false,
+        mux: Some((102, 117)),
+    },
+    RefArch {
+        name: "SCMP_ARCH_AARCH64",
+        token: 0xc000_00b7,
+        nrs: (0, u32::MAX),
+        is64: true,
+        mux: None,
+    },
+    RefArch {
+        name: "SCMP_ARCH_ARM",
+        token: 0x4000_0028,
+        nrs: (0, u32::MAX),
+        is64: false,
+        mux: None,
+    },
 ];
 
-/// `linux/net.h` SYS_* and `linux/ipc.h` call numbers.
-const SOCKETCALL: &[(&str, u32)] = &[
-    ("socket", 1), ("bind", 2), ("connect", 3), ("listen", 4), ("accept", 5),
-    ("getsockname", 6), ("getpeername", 7), ("socketpair", 8), ("send", 9), ("recv", 10),
-    ("sendto", 11), ("recvfrom", 12), ("shutdown", 13), ("setsockopt", 14),
-    ("getsockopt", 15), ("sendmsg", 16), ("recvmsg", 17), ("accept4", 18),
-    ("recvmmsg", 19), ("sendmmsg", 20),
+/// `linux/net.h` SYS_* call numbers, with the direct x86 syscall where there is one
+/// (`arch/x86/entry/syscalls/syscall_32.tbl`; libseccomp resolves these names to
+/// pseudo-numbers on x86 but its filters match the direct calls too).
+const SOCKETCALL: &[(&str, u32, Option<u32>)] = &[
+    ("socket", 1, Some(359)),
+    ("bind", 2, Some(361)),
+    ("connect", 3, Some(362)),
+    ("listen", 4, Some(363)),
+    ("accept", 5, None),
+    ("getsockname", 6, Some(367)),
+    ("getpeername", 7, Some(368)),
+    ("socketpair", 8, Some(360)),
+    ("send", 9, None),
+    ("recv", 10, None),
+    ("sendto", 11, Some(369)),
+    ("recvfrom", 12, Some(371)),
+    ("shutdown", 13, Some(373)),
+    ("setsockopt", 14, Some(366)),
+    ("getsockopt", 15, Some(365)),
+    ("sendmsg", 16, Some(370)),
+    ("recvmsg", 17, Some(372)),
+    ("accept4", 18, Some(364)),
+    ("recvmmsg", 19, Some(337)),
+    ("sendmmsg", 20, Some(345)),
 ];
-const IPC: &[(&str, u32)] = &[
-    ("semop", 1), ("semget", 2), ("semctl", 3), ("semtimedop", 4), ("msgsnd", 11),
-    ("msgrcv", 12), ("msgget", 13), ("msgctl", 14), ("shmat", 21), ("shmdt", 22),
-    ("shmget", 23), ("shmctl", 24),
+/// `linux/ipc.h` call numbers, with the direct x86 syscall where there is one.
+const IPC: &[(&str, u32, Option<u32>)] = &[
+    ("semop", 1, None),
+    ("semget", 2, Some(393)),
+    ("semctl", 3, Some(394)),
+    ("semtimedop", 4, None),
+    ("msgsnd", 11, Some(400)),
+    ("msgrcv", 12, Some(401)),
+    ("msgget", 13, Some(399)),
+    ("msgctl", 14, Some(402)),
+    ("shmat", 21, Some(397)),
+    ("shmdt", 22, Some(398)),
+    ("shmget", 23, Some(395)),
+    ("shmctl", 24, Some(396)),
 ];
 
 /// The outcome for one input.
@@ -157,12 +214,20 @@ pub fn evaluate(
             vec![conds]
         };
         for name in sc.names() {
-            let direct = resolve(name, arch.name);
+            let mut direct = resolve(name, arch.name);
             let muxed = arch.mux.and_then(|(socketcall, ipc)| {
-                let find = |t: &[(&str, u32)]| t.iter().find(|(n, _)| n == name).map(|(_, c)| *c);
+                let find = |t: &[(&str, u32, Option<u32>)]| {
+                    t.iter()
+                        .find(|(n, _, _)| n == name)
+                        .map(|(_, c, d)| (*c, *d))
+                };
                 find(SOCKETCALL)
                     .map(|c| (socketcall, c))
                     .or_else(|| find(IPC).map(|c| (ipc, c)))
+            });
+            let muxed = muxed.map(|(mux_nr, (call, x86_direct))| {
+                direct = direct.or(x86_direct);
+                (mux_nr, call)
             });
             for g in &groups {
                 let mut variants = Vec::new();

@@ -82,7 +82,10 @@ pub(super) fn ambiguous_acc(prog: &[libc::sock_filter]) -> Option<AccDefect> {
             _ => vec![pc + 1],
         };
         // The true branch of `JEQ token` on the architecture word knows the architecture.
-        let arch_eq = i.code == 0x15 && out.iter().all(|s| matches!(s, Some((OFF_ARCH, m, _)) if m.is_empty()));
+        let arch_eq = i.code == 0x15
+            && out
+                .iter()
+                .all(|s| matches!(s, Some((OFF_ARCH, m, _)) if m.is_empty()));
         for (n, t) in targets.into_iter().enumerate() {
             if t >= incoming.len() {
                 continue;

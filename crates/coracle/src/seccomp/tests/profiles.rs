@@ -187,7 +187,12 @@ pub(super) fn random(rng: &mut Rng) -> LinuxSeccomp {
         vec!["SCMP_ARCH_AARCH64"],
         vec!["SCMP_ARCH_ARM"],
         vec!["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
-        vec!["SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+        vec![
+            "SCMP_ARCH_X86",
+            "SCMP_ARCH_X32",
+            "SCMP_ARCH_AARCH64",
+            "SCMP_ARCH_ARM",
+        ],
     ];
     let mut syscalls = Vec::new();
     for _ in 0..rng.below(12) + 1 {
