@@ -18,35 +18,81 @@ use libseccomp::{
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompOperator};
 use serde_json::{json, Value};
 
+#[path = "../../crates/coracle/src/seccomp/tests/accflow.rs"]
+#[allow(dead_code)]
+mod accflow;
 #[path = "../../crates/coracle/src/seccomp/interp.rs"]
 #[allow(dead_code)]
 mod interp;
 #[path = "../../crates/coracle/src/seccomp/reference.rs"]
 #[allow(dead_code)]
 mod reference;
-#[path = "../../crates/coracle/src/seccomp/tests/accflow.rs"]
-#[allow(dead_code)]
-mod accflow;
 
 use reference::{evaluate, ret_value, RefVerdict, REF_ARCHES};
 
 const NAMES: &[&str] = &[
-    "read", "write", "getppid", "personality", "socket", "socketcall", "clone", "ioctl",
-    "mmap", "kill", "shmget", "semop", "recv", "send", "accept4", "arm_fadvise64_64",
-    "set_tls", "open", "openat", "waitpid", "fcntl64", "no_such_call", "sethostname",
-    "prctl", "setsockopt", "futex", "ipc", "ptrace",
+    "read",
+    "write",
+    "getppid",
+    "personality",
+    "socket",
+    "socketcall",
+    "clone",
+    "ioctl",
+    "mmap",
+    "kill",
+    "shmget",
+    "semop",
+    "recv",
+    "send",
+    "accept4",
+    "arm_fadvise64_64",
+    "set_tls",
+    "open",
+    "openat",
+    "waitpid",
+    "fcntl64",
+    "no_such_call",
+    "sethostname",
+    "prctl",
+    "setsockopt",
+    "futex",
+    "ipc",
+    "ptrace",
 ];
 const ACTIONS: &[&str] = &[
-    "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-    "SCMP_ACT_TRAP", "SCMP_ACT_TRACE", "SCMP_ACT_LOG",
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_LOG",
 ];
 const OPS: &[&str] = &[
-    "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
     "SCMP_CMP_MASKED_EQ",
 ];
 const VALUES: &[u64] = &[
-    0, 1, 2, 3, 22, 0xff, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x1_0000_0000,
-    0x1_0000_0001, 0xffff_ffff_0000_0000, 0x8000_0000_0000_0000, u64::MAX,
+    0,
+    1,
+    2,
+    3,
+    22,
+    0xff,
+    0x7fff_ffff,
+    0x8000_0000,
+    0xffff_ffff,
+    0x1_0000_0000,
+    0x1_0000_0001,
+    0xffff_ffff_0000_0000,
+    0x8000_0000_0000_0000,
+    u64::MAX,
 ];
 const ARCH_SETS: &[&[&str]] = &[
     &[],
@@ -55,16 +101,32 @@ const ARCH_SETS: &[&[&str]] = &[
     &["SCMP_ARCH_X32"],
     &["SCMP_ARCH_AARCH64"],
     &["SCMP_ARCH_ARM"],
-    &["SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+    &[
+        "SCMP_ARCH_X86",
+        "SCMP_ARCH_X32",
+        "SCMP_ARCH_AARCH64",
+        "SCMP_ARCH_ARM",
+    ],
 ];
-const TOKENS: &[u32] = &[0xc000_003e, 0x4000_0003, 0xc000_00b7, 0x4000_0028, 0xc000_00f3, 0];
+const TOKENS: &[u32] = &[
+    0xc000_003e,
+    0x4000_0003,
+    0xc000_00b7,
+    0x4000_0028,
+    0xc000_00f3,
+    0,
+];
 
 /// Bytes consumed front to back; zeros once exhausted.
 struct Bytes<'a>(&'a [u8]);
 
 impl Bytes<'_> {
     fn byte(&mut self) -> u8 {
-        let (b, rest) = self.0.split_first().map(|(b, r)| (*b, r)).unwrap_or((0, &[]));
+        let (b, rest) = self
+            .0
+            .split_first()
+            .map(|(b, r)| (*b, r))
+            .unwrap_or((0, &[]));
         self.0 = rest;
         b
     }
@@ -172,11 +234,13 @@ fn libseccomp_program(p: &LinuxSeccomp) -> Option<Vec<libc::sock_filter>> {
             let ok = if conds.is_empty() {
                 ctx.add_rule(scmp_action(act), sys).is_ok()
             } else if split {
-                conds
-                    .iter()
-                    .all(|c| ctx.add_rule_conditional(scmp_action(act), sys, &[*c]).is_ok())
+                conds.iter().all(|c| {
+                    ctx.add_rule_conditional(scmp_action(act), sys, &[*c])
+                        .is_ok()
+                })
             } else {
-                ctx.add_rule_conditional(scmp_action(act), sys, &conds).is_ok()
+                ctx.add_rule_conditional(scmp_action(act), sys, &conds)
+                    .is_ok()
             };
             if !ok {
                 return None;
@@ -185,7 +249,8 @@ fn libseccomp_program(p: &LinuxSeccomp) -> Option<Vec<libc::sock_filter>> {
     }
     let mut guard = EXPORT.lock().unwrap();
     let f = guard.get_or_insert_with(|| {
-        let path = std::env::temp_dir().join(format!("coracle-fuzz-verdict-{}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("coracle-fuzz-verdict-{}", std::process::id()));
         let f = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -243,7 +308,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     interp::validate(&ours.program).expect("valid program");
-    assert_eq!(accflow::ambiguous_acc(&ours.program), None, "our accumulator use");
+    assert_eq!(
+        accflow::ambiguous_acc(&ours.program),
+        None,
+        "our accumulator use"
+    );
     let theirs = libseccomp_program(&p).filter(|t| accflow::ambiguous_acc(t).is_none());
     while !b.0.is_empty() {
         let token = *b.pick(TOKENS);
@@ -253,7 +322,12 @@ fuzz_target!(|data: &[u8]| {
             2 => 0x100 | u32::from(b.byte()), // 256-511, x86's socket and IPC calls
             _ => b.u64() as u32,
         };
-        let mut d = interp::SeccompData { nr, arch: token, ip: 0, args: [0; 6] };
+        let mut d = interp::SeccompData {
+            nr,
+            arch: token,
+            ip: 0,
+            args: [0; 6],
+        };
         for a in d.args.iter_mut().take(3) {
             *a = b.value();
         }
@@ -262,7 +336,10 @@ fuzz_target!(|data: &[u8]| {
             RefVerdict::Overlap(_) => continue,
             RefVerdict::Action(r) => r,
         };
-        assert_eq!(v1, expected, "ours vs the rules for {d:x?}\nprofile: {json}");
+        assert_eq!(
+            v1, expected,
+            "ours vs the rules for {d:x?}\nprofile: {json}"
+        );
         if let Some(t) = &theirs {
             let (v2, _) = interp::run(t, &d).expect("libseccomp's runs");
             if v2 != v1 && !dropped_by_merge(&json, &d, v1) {
