@@ -61,6 +61,17 @@
 //!    in its PFC too; each rule alone works. We keep both. Random tests skip exactly the
 //!    inputs where libseccomp, given the matching entry alone, returns the rules' verdict
 //!    but not within the whole profile.
+//! 5. **A zero mask can hang libseccomp (libseccomp bug).** `SCMP_CMP_MASKED_EQ` with
+//!    `value` (the mask) 0 holds for every argument; we drop such a comparison. libseccomp
+//!    2.5.4 can loop forever in `seccomp_rule_add` on it, e.g. `getppid` with
+//!    `a0 <= 0 && a1 != 2^32 && a2 != 2^64-1 → KILL_PROCESS` then
+//!    `a0 <= 0 && a1 & 0 == 0 && a2 != 2^64-1 → TRACE` (found by the `seccomp_verdict`
+//!    fuzz target). The same release also loops on ordinary 64-bit comparisons:
+//!    `read` with `a0 < 1 && a1 < 0xebb8000000000000` then `a0 < 1 && a1 < 0x80000000`,
+//!    both ERRNO(23), never returns from the second `seccomp_rule_add`. Random tests never
+//!    give libseccomp a zero mask, and give it 5 s per profile (a profile it does not
+//!    finish is skipped and counted); the fuzz target checks such profiles against the
+//!    rules' evaluation only. runc would hang the same way on such a profile.
 //!
 //! Case 1 is an ordering artifact a profile author cannot rely on; cases 2-4 are wrong
 //! verdicts. On every other input the random test (x86_64, x86, x32, aarch64, arm; set

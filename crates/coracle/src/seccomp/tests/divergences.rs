@@ -133,3 +133,23 @@ fn a_rule_sharing_a_prefix_with_another_is_kept() {
     let alone = profile(json!({"defaultAction": "SCMP_ACT_KILL", "syscalls": [second]}));
     assert_eq!(both(&alone, &d).1, action::LOG);
 }
+
+/// A MASKED_EQ with a zero mask holds for every value (libseccomp 2.5.4 can hang on it, so
+/// this checks ours only): the rule applies whatever arg1 is.
+#[test]
+fn a_zero_mask_always_holds() {
+    let p = profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_TRACE", "args": [
+            {"index": 0, "value": 0, "op": "SCMP_CMP_LE"},
+            {"index": 1, "value": 0, "valueTwo": 0xffff_ffff_0000_0000u64, "op": "SCMP_CMP_MASKED_EQ"},
+        ]}]
+    }));
+    let ours = compile(&p).unwrap().program;
+    for a1 in [0, 1, 0xffff_ffff_0000_0000, u64::MAX] {
+        let d = x86_64(libc::SYS_getppid, [0, a1, 0, 0, 0, 0]);
+        assert_eq!(run(&ours, &d).unwrap().0, action::TRACE | 1, "a1 = {a1:#x}");
+    }
+    let d = x86_64(libc::SYS_getppid, [1, 0, 0, 0, 0, 0]);
+    assert_eq!(run(&ours, &d).unwrap().0, action::ALLOW);
+}

@@ -442,7 +442,8 @@ fn random_profiles_match_libseccomp() {
         "random profiles: {agreed} compared ({inputs} inputs agree, {overlaps} inputs matched by \
          rules with different actions, {dropped} where libseccomp dropped a merged rule); \
          skipped: {stale} with libseccomp's stale accumulator, {no_load} without its syscall \
-         load, {refused} refused by libseccomp"
+         load, {refused} refused by libseccomp ({} hung)",
+        oracle::HANGS.load(std::sync::atomic::Ordering::Relaxed)
     );
     assert!(
         agreed * 10 > seeds as usize * 100 * 7,
