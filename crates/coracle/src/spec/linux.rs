@@ -282,3 +282,34 @@ fn time_offsets(l: &Map<String, Value>, ns: &Namespaces) -> Result<(), SpecError
     }
     Ok(())
 }
+
+/// The deprecated `linux.seccomp.syscalls[].name` (runtime-spec before 1.0, still honoured
+/// by runc) merged into `names`, which is all oci-spec's `LinuxSyscall` reads.
+pub(super) fn seccomp_name(doc: &mut Value) -> Result<(), SpecError> {
+    let Some(syscalls) = doc
+        .pointer_mut("/linux/seccomp/syscalls")
+        .and_then(Value::as_array_mut)
+    else {
+        return Ok(());
+    };
+    for (i, sc) in syscalls.iter_mut().enumerate() {
+        let Some(obj) = sc.as_object_mut() else {
+            continue; // typed parsing names it
+        };
+        let Some(name) = obj.remove("name") else {
+            continue;
+        };
+        let field = index("linux.seccomp.syscalls", i);
+        let name = string(&name, &key(&field, "name"))?.to_string();
+        let names = obj
+            .entry("names")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        let list = names
+            .as_array_mut()
+            .ok_or_else(|| invalid(key(&field, "names"), "expected an array"))?;
+        if !list.iter().any(|n| n.as_str() == Some(name.as_str())) {
+            list.push(Value::String(name));
+        }
+    }
+    Ok(())
+}

@@ -90,8 +90,9 @@ pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
 
 /// Parse and validate config.json bytes; `bundle` resolves a relative root.path.
 pub fn parse(bytes: &[u8], bundle: &Path) -> Result<Bundle, SpecError> {
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| invalid("config.json", e.to_string()))?;
+    linux::seccomp_name(&mut value)?;
     let host = validate::validate(&value)?;
     let spec: Spec = serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = match e.path().to_string().as_str() {

@@ -23,8 +23,32 @@ fn scmp_action(a: u32) -> ScmpAction {
     }
 }
 
-/// libseccomp's program for `profile`, or `None` when libseccomp (hence runc) refuses it.
+/// Profiles libseccomp did not finish building within [`TIMEOUT`] (see [`program`]).
+pub(super) static HANGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How long libseccomp gets to build one filter.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// libseccomp's program for `profile`, or `None` when libseccomp (hence runc) refuses it
+/// or does not finish: 2.5.4 can loop forever in `seccomp_rule_add` (e.g. `read` with
+/// `a0 < 1 && a1 < 0xebb8000000000000` then `a0 < 1 && a1 < 0x80000000`, both ERRNO(23)).
+/// The build runs on its own thread; a hung one is left spinning and counted in [`HANGS`].
 pub(super) fn program(profile: &LinuxSeccomp) -> Option<Vec<libc::sock_filter>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = profile.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(build(&p));
+    });
+    match rx.recv_timeout(TIMEOUT) {
+        Ok(prog) => prog,
+        Err(_) => {
+            HANGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+fn build(profile: &LinuxSeccomp) -> Option<Vec<libc::sock_filter>> {
     let default =
         action::from_oci(profile.default_action(), profile.default_errno_ret(), "").ok()?;
     let mut ctx = ScmpFilterContext::new(scmp_action(default)).ok()?;
