@@ -238,6 +238,14 @@ fn pause_resume_and_kill_of_a_paused_container() {
     } else {
         assert_eq!(read(&freezer, "freezer.state"), "FROZEN");
     }
+    // exec refuses a paused container unless told to ignore it (as runc).
+    let exec = rt.cmd(&["exec", &id, "true"]);
+    assert_eq!(exec.status.code(), Some(255), "{}", text(&exec.stderr));
+    assert!(
+        text(&exec.stderr).contains("paused") && text(&exec.stderr).contains("--ignore-paused"),
+        "{}",
+        text(&exec.stderr)
+    );
     let again = rt.cmd(&["pause", &id]);
     assert!(
         !again.status.success(),

@@ -75,14 +75,13 @@ impl Container {
     /// stopped, or paused unless `ignore_paused`.
     pub fn exec(&self, opts: &ExecOptions) -> Result<ExecProcess, Error> {
         let status = self.status();
-        let paused = self.is_paused();
-        if !matches!(status, Status::Created | Status::Running | Status::Paused)
-            || (paused && !opts.ignore_paused)
-        {
+        let allowed = matches!(status, Status::Created | Status::Running)
+            || (status == Status::Paused && opts.ignore_paused);
+        if !allowed {
             return Err(Error::BadStatus {
                 op: "exec in",
                 id: self.id().into(),
-                status: if paused { Status::Paused } else { status },
+                status,
             });
         }
         self.check_exec_support(opts)?;
@@ -97,7 +96,7 @@ impl Container {
         // The container's filter, as runc: an exec'd process is confined like the init,
         // and a notify listener of its own goes to the same agent.
         let seccomp = super::filter::compile(&self.state.config)?;
-        let running = self.state.oci_state(self.status());
+        let running = self.state.oci_state(status);
         let config = &self.state.config;
         let hand_over = |pidfd: std::os::fd::BorrowedFd<'_>, fd: i32| {
             super::filter::hand_over_listener(pidfd, fd, config, &running)
@@ -141,11 +140,6 @@ impl Container {
             }
         }
         Ok(process)
-    }
-
-    /// Whether the container is paused (its cgroup frozen).
-    pub fn is_paused(&self) -> bool {
-        self.is_frozen()
     }
 
     /// The cgroup v2 directory fd the exec'd process is cloned into (None on v1 and
