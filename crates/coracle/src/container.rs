@@ -231,14 +231,7 @@ impl Container {
 
     /// Release the init to execve the user program; runs poststart hooks.
     pub fn start(&mut self) -> Result<(), Error> {
-        let status = self.status();
-        if status != Status::Created {
-            return Err(Error::BadStatus {
-                op: "start",
-                id: self.id().into(),
-                status,
-            });
-        }
+        self.require("start", &[Status::Created])?;
         // Pinned before the init is released: a startContainer hook can fail, and the
         // init exit, before we get to look.
         let pidfd = self.pidfd()?;
@@ -264,14 +257,7 @@ impl Container {
 
     /// Send signal number `sig` to the init, or with `all` to every process of the container.
     pub fn kill(&self, sig: i32, all: bool) -> Result<(), Error> {
-        let status = self.status();
-        if !matches!(status, Status::Created | Status::Running | Status::Paused) {
-            return Err(Error::BadStatus {
-                op: "kill",
-                id: self.id().into(),
-                status,
-            });
-        }
+        self.require("kill", &[Status::Created, Status::Running, Status::Paused])?;
         if all {
             return self.signal_all(sig);
         }
@@ -313,6 +299,20 @@ impl Container {
         let _ = pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         members::wait_exit(&pidfd, self.child.is_some(), self.state.pid)
             .map_err(sys_err("wait for init"))
+    }
+
+    /// The derived status, if it is one of `allowed`; else the error naming `op`.
+    fn require(&self, op: &'static str, allowed: &[Status]) -> Result<Status, Error> {
+        let status = self.status();
+        if allowed.contains(&status) {
+            Ok(status)
+        } else {
+            Err(Error::BadStatus {
+                op,
+                id: self.id().into(),
+                status,
+            })
+        }
     }
 
     /// A pidfd for the init, checked to be the same process (not a recycled pid).

@@ -62,10 +62,7 @@ impl Container {
         match self.cgroup()? {
             Some(m) => {
                 m.kill_all(sig)?;
-                if sig == libc::SIGKILL && m.is_frozen()? {
-                    m.thaw()?;
-                }
-                Ok(())
+                thaw_for_kill(&m, sig)
             }
             None => members::signal_all(&self.state, sig).map_err(sys_err("kill --all")),
         }
@@ -73,14 +70,10 @@ impl Container {
 
     /// After a SIGKILL to the init alone, thaw a paused container so it can die.
     pub(super) fn thaw_for_kill(&self, sig: i32) -> Result<(), Error> {
-        if sig == libc::SIGKILL {
-            if let Some(m) = self.cgroup()? {
-                if m.is_frozen()? {
-                    m.thaw()?;
-                }
-            }
+        match self.cgroup()? {
+            Some(m) => thaw_for_kill(&m, sig),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Remove the cgroup directories this container created. Without a pid
@@ -97,19 +90,6 @@ impl Container {
             m.kill_all(libc::SIGKILL)?;
         }
         Ok(m.remove()?)
-    }
-
-    fn require(&self, op: &'static str, allowed: &[Status]) -> Result<Status, Error> {
-        let status = self.status();
-        if allowed.contains(&status) {
-            Ok(status)
-        } else {
-            Err(Error::BadStatus {
-                op,
-                id: self.id().into(),
-                status,
-            })
-        }
     }
 
     fn require_cgroup(&self, op: &'static str) -> Result<Manager, Error> {
@@ -212,6 +192,14 @@ impl Monitor {
     pub fn init(&self) -> std::os::fd::BorrowedFd<'_> {
         self.init.as_fd()
     }
+}
+
+/// A SIGKILL does not reach the processes of a frozen v1 cgroup: thaw it (runc does).
+fn thaw_for_kill(m: &Manager, sig: i32) -> Result<(), Error> {
+    if sig == libc::SIGKILL && m.is_frozen()? {
+        m.thaw()?;
+    }
+    Ok(())
 }
 
 /// The spec with `update`'s resources laid over `linux.resources`: objects merge key

@@ -74,16 +74,12 @@ impl Container {
     /// Allowed while the container is created or running (as runc); refused when it is
     /// stopped, or paused unless `ignore_paused`.
     pub fn exec(&self, opts: &ExecOptions) -> Result<ExecProcess, Error> {
-        let status = self.status();
-        let allowed = matches!(status, Status::Created | Status::Running)
-            || (status == Status::Paused && opts.ignore_paused);
-        if !allowed {
-            return Err(Error::BadStatus {
-                op: "exec in",
-                id: self.id().into(),
-                status,
-            });
-        }
+        let allowed: &[Status] = if opts.ignore_paused {
+            &[Status::Created, Status::Running, Status::Paused]
+        } else {
+            &[Status::Created, Status::Running]
+        };
+        let status = self.require("exec in", allowed)?;
         self.check_exec_support(opts)?;
         spawn_exec::validate(&opts.process)?;
         crate::security::check_labels(&opts.process)
